@@ -1,0 +1,251 @@
+"""`opensessions`: the command line. Each command is one request to a service, then exit.
+
+Exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 3 opensessions is not running.
+Imports are kept lazy so a `switch` pays only for what it uses.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):   # one line, exit 2
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="opensessions", description="tmux sessions and the AI coding agents in them")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("-L", dest="socket_name", metavar="NAME", help="tmux server socket name (like tmux -L)")
+    where.add_argument("-S", dest="socket_path", metavar="PATH", help="tmux server socket path (like tmux -S)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    sub.add_parser("up", help="start the services for this tmux server")
+    sub.add_parser("down", help="stop the services and remove their sockets")
+    s = sub.add_parser("status", help="show the services' state")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("logs", help="show the services' logs")
+    s.add_argument("service", nargs="?", choices=["state", "publisher", "collector", "supervisord"])
+    s.add_argument("-n", "--lines", type=int, default=50)
+    s = sub.add_parser("ls", help="list sessions in display order")
+    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("switch", help="switch a client to a session: N, NAME, next, prev or waiting")
+    s.add_argument("target")
+    s.add_argument("--client", metavar="TTY")
+    s = sub.add_parser("reorder", help="move a session up or down")
+    s.add_argument("name")
+    s.add_argument("direction", choices=["up", "down"])
+    s = sub.add_parser("hide", help="hide a session from the list")
+    s.add_argument("name")
+    s = sub.add_parser("unhide", help="show hidden sessions again")
+    s.add_argument("--all", action="store_true", required=True)
+    s = sub.add_parser("kill", help="kill a session (clients in it move to its neighbour first)")
+    s.add_argument("name")
+    s.add_argument("--client", metavar="TTY")
+    s = sub.add_parser("new", help="create a session")
+    s.add_argument("name", nargs="?")
+    s.add_argument("-c", "--dir", metavar="DIR")
+    s.add_argument("--switch", action="store_true", help="switch the client to it")
+    s.add_argument("--client", metavar="TTY")
+    return p
+
+
+def _runtime(args):
+    from services.paths import Runtime, tmux_socket_path
+    return Runtime.for_socket(tmux_socket_path(args.socket_name, args.socket_path))
+
+
+def _calling_pane(rt) -> str | None:
+    """$TMUX_PANE counts only when this shell runs in the tmux server we are talking to."""
+    tmux_env, pane = os.environ.get("TMUX"), os.environ.get("TMUX_PANE")
+    if tmux_env and pane and tmux_env.split(",", 1)[0] == rt.socket_path:
+        return pane
+    return None
+
+
+def _ask_state(rt, mtype: str, **fields) -> dict:
+    from cli.client import request
+    from services import protocol as P
+    reply = request(rt.state_endpoint, P.encode(mtype, **fields))
+    if not reply["ok"]:
+        raise CommandFailed(reply["error"]["code"], reply["error"]["message"])
+    return reply.get("result") or {}
+
+
+class CommandFailed(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def current_snapshot(rt) -> dict:
+    """The snapshot the sidebars render, with its sequence number, from the publisher."""
+    from cli.client import request
+    from services import protocol as P
+    msg = request(rt.sync_endpoint, P.encode("get_snapshot"), allowed=P.PUBLISHED)
+    if msg.get("type") != "snapshot":
+        raise CommandFailed(P.INTERNAL, "the publisher answered with something other than a snapshot")
+    snapshot = msg["snapshot"]
+    if snapshot is None:   # the publisher just started: state has the model
+        snapshot, seq = _ask_state(rt, "ls"), msg["seq"]
+    else:
+        seq = msg["seq"]
+    return {"seq": seq, **snapshot}
+
+
+def cmd_ls(rt, args) -> int:
+    snap = current_snapshot(rt)
+    if args.json:
+        import orjson
+        sys.stdout.write(orjson.dumps(snap, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return EXIT_OK
+    current = {c["session"] for c in snap.get("clients", [])}
+    for s in snap["sessions"]:
+        mark = "*" if s["name"] in current else " "
+        agents = ",".join(f"{a['agent']}:{a['status']}" + ("" if a["liveness"] == "alive" else f"({a['liveness']})")
+                          for a in s["agents"])
+        branch = f" [{s['branch']}{'*' if s['dirty'] else ''}]" if s.get("branch") else ""
+        ports = " :" + ",".join(str(p) for p in s["ports"]) if s["ports"] else ""
+        hidden = " (hidden)" if s.get("hidden") else ""
+        print(f"{mark}{s['index']:>3}  {s['name']}{hidden}{branch}{ports}  {agents}".rstrip())
+    if not snap["sessions"]:
+        print("no sessions" + ("" if snap.get("tmux", {}).get("connected", True)
+                               else f" (tmux: {snap['tmux'].get('error')})"))
+    return EXIT_OK
+
+
+def cmd_status(rt, args) -> int:
+    from cli import supervise
+    info = supervise.process_info(rt)
+    running = info is not None
+    state = None
+    if running:
+        try:
+            state = _ask_state(rt, "stats")
+        except Exception:
+            state = None
+    doc = {"running": running, "tmux_socket": rt.socket_path, "runtime_dir": rt.dir,
+           "services": info or {},
+           "tmux": None if state is None else {"connected": state["tmux_connected"], "error": state["tmux_error"]}}
+    if args.json:
+        import orjson
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif not running:
+        print(f"opensessions is not running for tmux server {rt.socket_path}")
+    else:
+        print(f"tmux server {rt.socket_path}: "
+              + ("unknown" if state is None else "connected" if state["tmux_connected"]
+                 else f"not reachable ({state['tmux_error']})"))
+        for name, i in info.items():
+            print(f"  {name:<10} {i['state']:<9} pid {i['pid'] or '-'}")
+    return EXIT_OK if running else EXIT_NOT_RUNNING
+
+
+def cmd_logs(rt, args) -> int:
+    from cli import supervise
+    files = supervise.log_files(rt)
+    names = [args.service] if args.service else list(files)
+    shown = False
+    for name in names:
+        lines = supervise.tail(files[name], args.lines)
+        if not lines:
+            continue
+        shown = True
+        if len(names) > 1:
+            print(f"==> {name} <==")
+        print("\n".join(lines))
+    if not shown:
+        print(f"no logs yet in {rt.log_dir}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_command(args) -> int:
+    rt = _runtime(args)
+    pane = _calling_pane(rt)
+    c = args.command
+    if c == "up":
+        from cli import supervise
+        outcome = supervise.up(rt)
+        print(f"opensessions {outcome} for tmux server {rt.socket_path}")
+        return EXIT_OK
+    if c == "down":
+        from cli import supervise
+        was = supervise.down(rt)
+        print("opensessions stopped" if was else "opensessions was not running")
+        return EXIT_OK
+    if c == "status":
+        return cmd_status(rt, args)
+    if c == "logs":
+        return cmd_logs(rt, args)
+    if c == "ls":
+        return cmd_ls(rt, args)
+    if c == "switch":
+        r = _ask_state(rt, "switch", target=args.target, client=args.client, pane=pane)
+        return EXIT_OK if r else EXIT_FAILED
+    if c == "reorder":
+        _ask_state(rt, "reorder", name=args.name, direction=args.direction)
+        return EXIT_OK
+    if c == "hide":
+        _ask_state(rt, "hide", name=args.name)
+        return EXIT_OK
+    if c == "unhide":
+        _ask_state(rt, "unhide_all")
+        return EXIT_OK
+    if c == "kill":
+        _ask_state(rt, "kill", name=args.name, client=args.client, pane=pane)
+        return EXIT_OK
+    if c == "new":
+        r = _ask_state(rt, "new", name=args.name, dir=os.path.abspath(args.dir) if args.dir else None,
+                       switch=args.switch or None, client=args.client, pane=pane)
+        print(r["name"])
+        return EXIT_OK
+    raise UsageError(f"unknown command {c!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(f"opensessions: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    from cli.client import NotRunning
+    from services import protocol as P
+    from services.paths import PathError
+    try:
+        return run_command(args)
+    except UsageError as e:
+        print(f"opensessions: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except NotRunning as e:
+        print(f"opensessions: {e}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    except CommandFailed as e:
+        print(f"opensessions: {e}", file=sys.stderr)
+        return EXIT_USAGE if e.code in P.USAGE_ERRORS else EXIT_FAILED
+    except P.ProtocolError as e:
+        print(f"opensessions: {e.message}", file=sys.stderr)
+        return EXIT_USAGE if e.code in P.USAGE_ERRORS else EXIT_FAILED
+    except PathError as e:
+        print(f"opensessions: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        from cli.supervise import SuperviseError
+        if isinstance(e, SuperviseError):
+            print(f"opensessions: {e}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

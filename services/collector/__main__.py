@@ -1,0 +1,5 @@
+import sys
+
+from services.collector.loop import main
+
+sys.exit(main())

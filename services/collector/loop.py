@@ -1,0 +1,170 @@
+"""The collector's loop: watch tmux (control-mode notifications plus a slow safety poll), the
+process table, ports and git, and PUSH full-state observations to state. It decides nothing;
+state keeps the model. Observations are idempotent, so a dropped one costs nothing."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import zmq
+
+from services import log
+from services import protocol as P
+from services.collector import identity
+from services.collector.probes import GitCache, listening_ports, process_table
+from services.paths import Runtime, ensure_private_dir
+from services.sockets import Stopper, socket
+from services.tmux import Tmux, TmuxError, TmuxUnavailable
+
+QUIET_NOTIFICATIONS = ("%output", "%extended-output", "%pane-mode-changed", "%paste-buffer",
+                       "%subscription-changed", "%begin", "%end", "%error", "%message", "%config-error")
+DEBOUNCE = 0.01
+RESEND_EVERY = 5.0
+
+
+class CollectorService:
+    def __init__(self, rt: Runtime, tmux_every: float = 2.0, procs_every: float = 1.0,
+                 ports_every: float = 10.0, git_every: float = 5.0):
+        self.rt = rt
+        self.tmux = Tmux(rt.socket_path)
+        self.ctx = zmq.Context.instance()
+        self.out = socket(self.ctx, zmq.PUSH, sndhwm=100)
+        self.out.connect(rt.observe_endpoint)
+        self.every = {"tmux": tmux_every, "procs": procs_every, "ports": ports_every, "git": git_every}
+        self.due = {k: 0.0 for k in self.every}
+        self.panes: list = []
+        self.procs: list[identity.Proc] = []
+        self.git = GitCache()
+        self._last: dict[str, tuple[bytes, float]] = {}
+        self._tmux_down: str | None = None
+        self.dropped = 0
+
+    def push(self, kind: str, **fields) -> None:
+        """Send when different from the last one of its kind, or when it is time to resend."""
+        message = P.encode(kind, **fields)
+        key = kind if kind != "obs.tmux_down" else "obs.tmux"
+        last = self._last.get(key)
+        now = time.monotonic()
+        if last is not None and last[0] == message and now - last[1] < RESEND_EVERY:
+            return
+        try:
+            self.out.send(message, zmq.NOBLOCK)
+            self._last[key] = (message, now)
+        except zmq.Again:
+            self.dropped += 1   # state is away; the next cycle sends full state again
+
+    # -- tmux -----------------------------------------------------------------------------
+
+    def refresh_tmux(self) -> None:
+        try:
+            panes = self.tmux.list_panes()
+            clients = self.tmux.list_clients()
+        except TmuxUnavailable as e:
+            self.panes = []
+            reason = str(e)
+            if self._tmux_down != reason:
+                log.warn("tmux_unavailable", socket=self.rt.socket_path, reason=reason)
+            self._tmux_down = reason
+            self.push("obs.tmux_down", reason=reason)
+            return
+        except TmuxError as e:
+            log.warn("tmux_list_failed", error=e)
+            return
+        if self._tmux_down is not None:
+            log.info("tmux_available", socket=self.rt.socket_path)
+            self._tmux_down = None
+        self.panes = panes
+        self.push("obs.tmux", panes=[dataclasses.asdict(p) for p in panes],
+                  clients=[dataclasses.asdict(c) for c in clients])
+
+    def handle_notifications(self) -> None:
+        control = self.tmux.control
+        if control is None:
+            return
+        alive = control.read_available()
+        relevant = False
+        while control.notifications:
+            line = control.notifications.popleft()
+            if not line.startswith(QUIET_NOTIFICATIONS):
+                relevant = True
+        if relevant or not alive:
+            self.due["tmux"] = min(self.due["tmux"], time.monotonic() + DEBOUNCE)
+
+    # -- processes, ports, git ------------------------------------------------------------
+
+    def scan_processes(self) -> None:
+        pane_pids = {p.pane_id: p.pane_pid for p in self.panes}
+        self.procs = process_table(set(pane_pids.values()))
+        found = identity.pane_agents(pane_pids, self.procs)
+        self.push("obs.agents", at=time.time(),
+                  panes={pane: [{"agent": a, "pid": pid} for a, pid in agents] for pane, agents in found.items()})
+
+    def scan_ports(self) -> None:
+        by_pid = listening_ports()
+        kids = identity.children_map(self.procs)
+        sessions: dict[str, set[int]] = {}
+        for p in self.panes:
+            ports = sessions.setdefault(p.session_id, set())
+            for pid in identity.descendants(p.pane_pid, kids):
+                ports |= by_pid.get(pid, set())
+        self.push("obs.ports", sessions={sid: sorted(ports) for sid, ports in sessions.items()})
+
+    def scan_git(self) -> None:
+        dirs = {p.session_path for p in self.panes if p.session_path}
+        now = time.monotonic()
+        info = {}
+        for d in sorted(dirs):
+            got = self.git.info(d, now)
+            info[d] = got if got is not None else {"branch": None, "dirty": False}
+        self.git.forget_except(dirs)
+        self.push("obs.git", dirs=info)
+
+    # -- loop -----------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if not self.tmux.connected and now >= self.due.get("connect", 0.0):
+            self.due["connect"] = now + 2.0
+            if self.tmux.connect():
+                log.info("tmux_control_connected", socket=self.rt.socket_path)
+                self.due["tmux"] = now
+        for kind, action in (("tmux", self.refresh_tmux), ("procs", self.scan_processes),
+                             ("ports", self.scan_ports), ("git", self.scan_git)):
+            if now >= self.due[kind]:
+                self.due[kind] = now + self.every[kind]
+                try:
+                    action()
+                except Exception as e:   # one failed probe must not stop the others
+                    log.error("probe_failed", probe=kind, error=repr(e))
+
+    def run(self) -> None:
+        stopper = Stopper()
+        log.info("started", socket=self.rt.socket_path)
+        while not stopper.stop and not stopper.orphaned():
+            self.tick()
+            wait = max(0.0, min(v for k, v in self.due.items() if k != "connect") - time.monotonic())
+            poller = zmq.Poller()
+            if self.tmux.connected:
+                poller.register(self.tmux.control.fileno(), zmq.POLLIN)
+                events = dict(poller.poll(int(min(wait, 1.0) * 1000) + 1))
+                if events:
+                    self.handle_notifications()
+            else:
+                time.sleep(min(wait, 0.25))
+        log.info("stopping")
+        self.tmux.close()
+        self.out.close(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="opensessions-collector")
+    parser.add_argument("--tmux-socket", required=True)
+    parser.add_argument("--runtime-dir", required=True)
+    parser.add_argument("--config-dir", required=True)
+    args = parser.parse_args(argv)
+    log.configure("collector")
+    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
+    ensure_private_dir(rt.dir)
+    CollectorService(rt).run()
+    return 0

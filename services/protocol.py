@@ -1,0 +1,191 @@
+"""The wire protocol: every message type, its validation and its encoding.
+
+Messages are orjson objects with "v" (protocol version) and "type". Nothing else in the code
+base builds message dicts by hand: senders call `encode(type, **fields)` (which validates what
+they send, too), receivers call `decode(frame, allowed_types)`, and replies are made with
+`ok(...)` / `error(...)`. A bad message raises `ProtocolError` carrying a reply code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+VERSION = 1
+MAX_COMMAND_BYTES = 64 * 1024          # a command from a CLI, hook or sidebar
+MAX_OBSERVATION_BYTES = 8 * 1024 * 1024  # a full listing from the collector of a big tmux
+MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
+NAME_MAX = 256
+
+# error codes; the CLI maps them to exit codes
+BAD_JSON = "bad_json"
+BAD_MESSAGE = "bad_message"
+UNKNOWN_TYPE = "unknown_type"
+BAD_VERSION = "unsupported_version"
+TOO_LARGE = "too_large"
+NOT_FOUND = "not_found"
+AMBIGUOUS_CLIENT = "ambiguous_client"
+NO_CLIENT = "no_client"
+TMUX_ERROR = "tmux_error"
+INTERNAL = "internal"
+
+USAGE_ERRORS = {BAD_JSON, BAD_MESSAGE, UNKNOWN_TYPE, BAD_VERSION, TOO_LARGE, AMBIGUOUS_CLIENT}
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class F:
+    """One field of a message: its JSON kinds, whether it is required, and bounds."""
+    kinds: tuple
+    required: bool = True
+    max_len: int | None = None
+    choices: frozenset | None = None
+    name_like: bool = False   # a tmux name/target: no control characters
+
+
+STR = (str,)
+OPT_STR = (str, type(None))
+INT = (int,)
+LIST = (list,)
+DICT = (dict,)
+
+_name = F(STR, max_len=NAME_MAX, name_like=True)
+_client = F(OPT_STR, required=False, max_len=NAME_MAX, name_like=True)
+_pane = F(OPT_STR, required=False, max_len=32, name_like=True)
+
+# -- commands answered by state (ROUTER) --------------------------------------------------
+COMMANDS: dict[str, dict[str, F]] = {
+    "ping": {},
+    "ls": {},
+    "stats": {},
+    "switch": {"target": _name, "client": _client, "pane": _pane},
+    "reorder": {"name": _name, "direction": F(STR, choices=frozenset({"up", "down"}))},
+    "hide": {"name": _name, "client": _client, "pane": _pane},
+    "unhide_all": {},
+    "kill": {"name": _name, "client": _client, "pane": _pane},
+    "new": {"name": F(OPT_STR, required=False, max_len=NAME_MAX, name_like=True),
+            "dir": F(OPT_STR, required=False, max_len=4096, name_like=True),
+            "switch": F((bool,), required=False), "client": _client, "pane": _pane},
+    "set_filter": {"filter": F(STR, choices=frozenset({"all", "active", "running"}))},
+}
+
+# -- observations pushed by the collector to state (PULL) ---------------------------------
+OBSERVATIONS: dict[str, dict[str, F]] = {
+    "obs.tmux": {"panes": F(LIST), "clients": F(LIST)},
+    "obs.tmux_down": {"reason": F(STR, max_len=1000)},
+    "obs.agents": {"panes": F(DICT), "at": F((int, float))},
+    "obs.ports": {"sessions": F(DICT)},
+    "obs.git": {"dirs": F(DICT)},
+}
+
+# -- snapshot traffic ---------------------------------------------------------------------
+SNAPSHOT_IN = {"state.snapshot": {"snapshot": F(DICT)}}            # state -> publisher (PUSH)
+SYNC_REQUESTS = {"get_snapshot": {}, "ping": {}, "stats": {}}   # sidebars -> publisher ROUTER
+PUBLISHED = {                                                   # publisher PUB and sync replies
+    "snapshot": {"seq": F(INT), "epoch": F(STR), "snapshot": F((dict, type(None)))},
+    "heartbeat": {"seq": F(INT), "epoch": F(STR)},
+}
+REPLY = {"reply": {"ok": F((bool,)), "result": F((dict, list, str, int, type(None)), required=False),
+                   "error": F(DICT, required=False)}}
+
+_ALL: dict[str, dict[str, F]] = {**COMMANDS, **OBSERVATIONS, **SNAPSHOT_IN, **SYNC_REQUESTS,
+                                 **PUBLISHED, **REPLY}
+
+
+def _check_field(mtype: str, name: str, spec: F, value: Any) -> None:
+    # bool is an int subclass; an int field must not accept true/false
+    if isinstance(value, bool) and bool not in spec.kinds:
+        raise ProtocolError(BAD_MESSAGE, f"{mtype}: field {name!r} must be {_kind_names(spec)}, got boolean")
+    if not isinstance(value, spec.kinds):
+        raise ProtocolError(BAD_MESSAGE,
+                            f"{mtype}: field {name!r} must be {_kind_names(spec)}, got {type(value).__name__}")
+    if isinstance(value, str):
+        if spec.max_len is not None and len(value) > spec.max_len:
+            raise ProtocolError(BAD_MESSAGE, f"{mtype}: field {name!r} is longer than {spec.max_len} characters")
+        if spec.name_like and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ProtocolError(BAD_MESSAGE, f"{mtype}: field {name!r} contains control characters")
+        if spec.choices is not None and value not in spec.choices:
+            raise ProtocolError(BAD_MESSAGE,
+                                f"{mtype}: field {name!r} must be one of {', '.join(sorted(spec.choices))}")
+
+
+def _kind_names(spec: F) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+             list: "a list", dict: "an object", type(None): "null"}
+    return " or ".join(names[k] for k in spec.kinds)
+
+
+def validate(msg: Any, allowed: dict[str, dict[str, F]]) -> dict:
+    if not isinstance(msg, dict):
+        raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object")
+    if msg.get("v") != VERSION:
+        raise ProtocolError(BAD_VERSION, f"unsupported protocol version {msg.get('v')!r}; this is version {VERSION}")
+    mtype = msg.get("type")
+    if not isinstance(mtype, str):
+        raise ProtocolError(BAD_MESSAGE, "a message needs a string field 'type'")
+    spec = allowed.get(mtype)
+    if spec is None:
+        raise ProtocolError(UNKNOWN_TYPE, f"unknown message type {mtype[:64]!r}")
+    for name, field in spec.items():
+        if name in msg:
+            _check_field(mtype, name, field, msg[name])
+        elif field.required:
+            raise ProtocolError(BAD_MESSAGE, f"{mtype}: missing field {name!r}")
+    return msg
+
+
+def decode(frame: bytes, allowed: dict[str, dict[str, F]], max_bytes: int = MAX_COMMAND_BYTES) -> dict:
+    if len(frame) > max_bytes:
+        raise ProtocolError(TOO_LARGE, f"message of {len(frame)} bytes exceeds the limit of {max_bytes}")
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError as e:
+        raise ProtocolError(BAD_JSON, f"not valid JSON: {str(e)[:120]}") from None
+    return validate(msg, allowed)
+
+
+def encode(mtype: str, **fields: Any) -> bytes:
+    """Build, check and encode a message; a bug in a sender fails here, not in the receiver."""
+    msg = {"v": VERSION, "type": mtype}
+    msg.update({k: v for k, v in fields.items() if v is not None or k in ("snapshot", "result")})
+    validate(msg, _ALL)
+    return orjson.dumps(msg)
+
+
+def ok(result: Any = None) -> bytes:
+    return orjson.dumps({"v": VERSION, "type": "reply", "ok": True, "result": result})
+
+
+def error(code: str, message: str) -> bytes:
+    return orjson.dumps({"v": VERSION, "type": "reply", "ok": False,
+                         "error": {"code": code, "message": message}})
+
+
+def decode_reply(frame: bytes) -> dict:
+    """A reply as the client sees it: {"ok": True, "result": …} or {"ok": False, "error": {…}}."""
+    msg = decode(frame, REPLY, max_bytes=MAX_SNAPSHOT_BYTES)
+    if not msg["ok"]:
+        err = msg.get("error") or {}
+        if not isinstance(err.get("code"), str) or not isinstance(err.get("message"), str):
+            raise ProtocolError(BAD_MESSAGE, "error reply without code and message")
+    return msg
+
+
+def snapshot_body(snapshot: dict) -> bytes:
+    """The bytes that decide whether two snapshots differ: everything but the clock."""
+    return orjson.dumps({k: v for k, v in snapshot.items() if k != "ts"}, option=orjson.OPT_SORT_KEYS)
+
+
+def published_snapshot(seq: int, epoch: str, snapshot: dict | None) -> bytes:
+    return orjson.dumps({"v": VERSION, "type": "snapshot", "seq": seq, "epoch": epoch, "snapshot": snapshot})
+
+
+def heartbeat(seq: int, epoch: str) -> bytes:
+    return orjson.dumps({"v": VERSION, "type": "heartbeat", "seq": seq, "epoch": epoch})

@@ -1,0 +1,5 @@
+import sys
+
+from services.publisher.loop import main
+
+sys.exit(main())

@@ -1,0 +1,158 @@
+"""The publisher's loop: snapshots in on a PULL, out on a PUB, late joiners on a ROUTER,
+heartbeats when idle. It never waits on a subscriber: PUB drops for slow ones at the HWM."""
+from __future__ import annotations
+
+import time
+
+import zmq
+
+from services import log
+from services import protocol as P
+from services.paths import Runtime, ensure_private_dir
+from services.publisher.core import Sequencer
+from services.sockets import Stopper, socket, split_envelope
+
+HEARTBEAT_EVERY = 1.0
+ASK_STATE_EVERY = 1.0
+
+
+class PublisherService:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.seq = Sequencer()
+        self.ctx = zmq.Context.instance()
+        self.inbox = socket(self.ctx, zmq.PULL, max_msg=P.MAX_SNAPSHOT_BYTES)
+        self.inbox.bind(rt.snapshot_in_endpoint)
+        self.pub = socket(self.ctx, zmq.PUB, sndhwm=100)
+        self.pub.bind(rt.pub_endpoint)
+        self.sync = socket(self.ctx, zmq.ROUTER, max_msg=P.MAX_COMMAND_BYTES)
+        self.sync.bind(rt.sync_endpoint)
+        self.state = None
+        self.bad = 0
+        self._last_send = time.monotonic()
+        self._next_ask = 0.0
+
+    def offer(self, snapshot: dict) -> None:
+        message = self.seq.offer(snapshot)
+        if message is not None:
+            self._send(message)
+
+    def _send(self, message: bytes) -> None:
+        try:
+            self.pub.send(message, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+        self._last_send = time.monotonic()
+
+    def handle_inbox(self, frame: bytes) -> None:
+        try:
+            msg = P.decode(frame, P.SNAPSHOT_IN, max_bytes=P.MAX_SNAPSHOT_BYTES)
+        except P.ProtocolError as e:
+            self.bad += 1
+            log.warn("bad_snapshot", code=e.code, error=e.message)
+            return
+        self.offer(msg["snapshot"])
+
+    def handle_sync(self, frames: list[bytes]) -> None:
+        envelope, body = split_envelope(frames)
+        if body is None:
+            self.bad += 1
+            reply = P.error(P.BAD_MESSAGE, "a request is exactly one frame after the envelope")
+        else:
+            reply = self.answer(body)
+        try:
+            self.sync.send_multipart(envelope + [reply], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass
+
+    def answer(self, body: bytes) -> bytes:
+        try:
+            msg = P.decode(body, P.SYNC_REQUESTS)
+        except P.ProtocolError as e:
+            self.bad += 1
+            return P.error(e.code, e.message)
+        if msg["type"] == "get_snapshot":
+            self.drain_inbox()   # whatever state sent before this request is part of the answer
+            return self.seq.message
+        if msg["type"] == "stats":
+            return P.ok({**self.seq.stats(), "bad_messages": self.bad})
+        return P.ok({"pong": True})
+
+    def drain_inbox(self) -> None:
+        for _ in range(1000):
+            try:
+                frame = self.inbox.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.handle_inbox(frame)
+
+    def ask_state(self) -> None:
+        """After a (re)start: fetch the current snapshot instead of waiting for the next change."""
+        if self.state is None:
+            self.state = socket(self.ctx, zmq.DEALER, max_msg=P.MAX_SNAPSHOT_BYTES)
+            self.state.connect(self.rt.state_endpoint)
+        try:
+            self.state.send_multipart([b"", P.encode("ls")], zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def handle_state_reply(self) -> None:
+        try:
+            frames = self.state.recv_multipart(zmq.NOBLOCK)
+            reply = P.decode_reply(frames[-1])
+        except (zmq.Again, P.ProtocolError):
+            return
+        if reply["ok"] and isinstance(reply.get("result"), dict) and self.seq.snapshot is None:
+            self.offer(reply["result"])
+
+    def run(self) -> None:
+        stopper = Stopper()
+        log.info("started", epoch=self.seq.epoch, endpoint=self.rt.pub_endpoint)
+        while not stopper.stop and not stopper.orphaned():
+            now = time.monotonic()
+            if self.seq.snapshot is None and now >= self._next_ask:
+                self._next_ask = now + ASK_STATE_EVERY
+                self.ask_state()
+            elif self.seq.snapshot is not None and self.state is not None:
+                self.state.close(0)
+                self.state = None
+            poller = zmq.Poller()
+            poller.register(self.inbox, zmq.POLLIN)
+            poller.register(self.sync, zmq.POLLIN)
+            if self.state is not None:
+                poller.register(self.state, zmq.POLLIN)
+            wait = max(0.0, self._last_send + HEARTBEAT_EVERY - now)
+            try:
+                events = dict(poller.poll(int(min(wait, 0.25) * 1000) + 1))
+            except zmq.ZMQError:
+                continue
+            if self.inbox in events:
+                self.drain_inbox()
+            if self.sync in events:
+                for _ in range(1000):
+                    try:
+                        self.handle_sync(self.sync.recv_multipart(zmq.NOBLOCK))
+                    except zmq.Again:
+                        break
+            if self.state is not None and self.state in events:
+                self.handle_state_reply()
+            if time.monotonic() - self._last_send >= HEARTBEAT_EVERY:
+                self._send(self.seq.heartbeat())
+        log.info("stopping")
+        for s in (self.inbox, self.pub, self.sync, self.state):
+            if s is not None:
+                s.close(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="opensessions-publisher")
+    parser.add_argument("--tmux-socket", required=True)
+    parser.add_argument("--runtime-dir", required=True)
+    parser.add_argument("--config-dir", required=True)
+    args = parser.parse_args(argv)
+    log.configure("publisher")
+    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
+    ensure_private_dir(rt.dir)
+    PublisherService(rt).run()
+    return 0

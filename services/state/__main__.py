@@ -1,0 +1,5 @@
+import sys
+
+from services.state.loop import main
+
+sys.exit(main())

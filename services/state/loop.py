@@ -1,0 +1,289 @@
+"""The state service's loop: commands on a ROUTER, observations on a PULL, tmux actions,
+snapshots PUSHed to the publisher after every change. All decisions live in the model."""
+from __future__ import annotations
+
+import time
+
+import zmq
+
+from services import log
+from services import protocol as P
+from services.paths import Runtime, ensure_private_dir
+from services.sockets import Stopper, socket, split_envelope
+from services.state import store
+from services.state.model import CommandError, Model
+from services.state.order import merged_order
+from services.state.snapshot import build_snapshot
+from services.state.tracker import Tracker
+from services.tmux import Tmux, TmuxError, TmuxUnavailable
+
+OBSERVATIONS_PER_TURN = 64     # commands come first; a flood of observations waits its turn
+RECONNECT_EVERY = 2.0
+
+
+class StateService:
+    def __init__(self, rt: Runtime, exited_linger: float = 30.0, clock=time.time):
+        self.rt = rt
+        self.clock = clock
+        persisted = store.load(rt.order_file)
+        self.model = Model(user_order=persisted.order, hidden=persisted.hidden,
+                           settings=persisted.settings, tracker=Tracker(exited_linger))
+        self.tmux = Tmux(rt.socket_path)
+        self.ctx = zmq.Context.instance()
+        self.cmd = socket(self.ctx, zmq.ROUTER, max_msg=P.MAX_COMMAND_BYTES + 1024)
+        self.cmd.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.cmd.bind(rt.state_endpoint)
+        self.obs = socket(self.ctx, zmq.PULL, max_msg=P.MAX_OBSERVATION_BYTES, rcvhwm=1000)
+        self.obs.bind(rt.observe_endpoint)
+        self.out = socket(self.ctx, zmq.PUSH, sndhwm=16)
+        self.out.connect(rt.snapshot_in_endpoint)
+        self.stats = {"commands": 0, "command_errors": 0, "bad_messages": 0, "observations": 0,
+                      "bad_observations": 0, "snapshots_pushed": 0, "snapshots_unchanged": 0}
+        self.changed = True
+        self._last_body: bytes | None = None
+        self._next_reconnect = 0.0
+        self._next_expire = 0.0
+
+    # -- commands -------------------------------------------------------------------------
+
+    def handle_command(self, frame: bytes) -> bytes:
+        self.stats["commands"] += 1
+        try:
+            msg = P.decode(frame, P.COMMANDS)
+        except P.ProtocolError as e:
+            self.stats["bad_messages"] += 1
+            log.warn("bad_command", code=e.code, error=e.message)
+            return P.error(e.code, e.message)
+        try:
+            return P.ok(self.execute(msg))
+        except CommandError as e:
+            self.stats["command_errors"] += 1
+            return P.error(e.code, e.message)
+        except TmuxUnavailable as e:
+            self.stats["command_errors"] += 1
+            return P.error(P.TMUX_ERROR, f"tmux is not reachable: {e}")
+        except TmuxError as e:
+            self.stats["command_errors"] += 1
+            return P.error(P.TMUX_ERROR, f"tmux: {e}")
+        except Exception as e:   # a bug must cost one reply, never the service
+            self.stats["command_errors"] += 1
+            log.error("command_failed", type=msg.get("type"), error=repr(e))
+            return P.error(P.INTERNAL, f"internal error: {e!r}")
+
+    def execute(self, msg: dict):
+        m, kind, now = self.model, msg["type"], self.clock()
+        if kind == "ping":
+            return {"pong": True, "tmux": m.tmux_connected}
+        if kind == "ls":
+            return build_snapshot(m, now, self.rt.socket_path)
+        if kind == "stats":
+            return {**self.stats, "bad_items": m.bad_items, "threads": len(m.tracker.threads),
+                    "tmux_connected": m.tmux_connected, "tmux_error": m.tmux_error,
+                    "control_mode": self.tmux.connected}
+        if kind == "switch":
+            client = m.resolve_client(msg.get("client"), msg.get("pane"))
+            target = m.switch_target(msg["target"], client)
+            self.tmux.switch_client(client.tty, target.name)
+            m.set_client_session(client.tty, target)
+            self.changed = True
+            return {"client": client.tty, "session": target.name}
+        if kind == "reorder":
+            m.reorder(msg["name"], msg["direction"])
+            self.changed = True
+            return {"order": [s.name for s in m.visible()]}
+        if kind == "hide":
+            session = m.find_session(msg["name"])
+            m.hide(session.name)
+            self.changed = True
+            return {"hidden": session.name}
+        if kind == "unhide_all":
+            n = m.unhide_all()
+            self.changed = True
+            return {"unhidden": n}
+        if kind == "set_filter":
+            m.settings["filter"] = msg["filter"]
+            m.order_dirty = self.changed = True
+            return {"filter": msg["filter"]}
+        if kind == "kill":
+            return self._kill(msg)
+        if kind == "new":
+            return self._new(msg)
+        raise CommandError(P.UNKNOWN_TYPE, f"unknown command {kind!r}")
+
+    def _kill(self, msg: dict) -> dict:
+        m = self.model
+        session = m.find_session(msg["name"])
+        moved = []
+        inside = [c for c in m.clients.values() if c.session_id == session.id]
+        if inside:
+            neighbour = m.neighbour(session)
+            if neighbour is not None:
+                for c in inside:
+                    self.tmux.switch_client(c.tty, neighbour.name)
+                    m.set_client_session(c.tty, neighbour)
+                    moved.append({"client": c.tty, "session": neighbour.name})
+        self.tmux.kill_session(session.name)
+        m.forget_session(session)
+        self.changed = True
+        return {"killed": session.name, "moved": moved}
+
+    def _new(self, msg: dict) -> dict:
+        m = self.model
+        client = m.resolve_client(msg.get("client"), msg.get("pane")) if msg.get("switch") else None
+        row = self.tmux.new_session(msg.get("name"), msg.get("dir"))
+        session = m.add_session(row)
+        if client is not None:
+            self.tmux.switch_client(client.tty, session.name)
+            m.set_client_session(client.tty, session)
+        self.changed = True
+        return {"name": session.name, "id": session.id}
+
+    # -- observations ---------------------------------------------------------------------
+
+    def handle_observation(self, frame: bytes) -> None:
+        self.stats["observations"] += 1
+        try:
+            msg = P.decode(frame, P.OBSERVATIONS, max_bytes=P.MAX_OBSERVATION_BYTES)
+        except P.ProtocolError as e:
+            self.stats["bad_observations"] += 1
+            log.warn("bad_observation", code=e.code, error=e.message)
+            return
+        now, m, kind = self.clock(), self.model, msg["type"]
+        if kind == "obs.tmux":
+            m.apply_tmux(msg["panes"], msg["clients"], now)
+        elif kind == "obs.tmux_down":
+            if m.tmux_connected or m.tmux_error != msg["reason"]:
+                log.warn("tmux_down", reason=msg["reason"])
+            m.apply_tmux_down(msg["reason"], now)
+        elif kind == "obs.agents":
+            m.apply_agents(msg["panes"], now)
+        elif kind == "obs.ports":
+            m.apply_ports(msg["sessions"])
+        elif kind == "obs.git":
+            m.apply_git(msg["dirs"])
+        self.changed = True
+
+    def handle_tmux_notifications(self) -> None:
+        control = self.tmux.control
+        if control is None:
+            return
+        control.read_available()
+        while control.notifications:
+            line = control.notifications.popleft()
+            if line.startswith("%client-session-changed "):
+                parts = line.split(" ", 3)
+                if len(parts) == 4 and self.model.client_session_changed(parts[1], parts[2], parts[3]):
+                    self.changed = True
+
+    # -- snapshot -------------------------------------------------------------------------
+
+    def push_snapshot(self) -> None:
+        snap = build_snapshot(self.model, self.clock(), self.rt.socket_path)
+        body = P.snapshot_body(snap)
+        if body == self._last_body:
+            self.stats["snapshots_unchanged"] += 1
+            return
+        try:
+            self.out.send(P.encode("state.snapshot", snapshot=snap), zmq.NOBLOCK)
+            self._last_body = body
+            self.stats["snapshots_pushed"] += 1
+        except zmq.Again:
+            pass   # the publisher is away; it asks for the snapshot when it comes back
+
+    def persist(self) -> None:
+        m = self.model
+        if not m.order_dirty:
+            return
+        p = store.Persisted(merged_order(m.user_order, [s.name for s in m.ordered()]) if m.user_order else [],
+                            set(m.hidden), dict(m.settings))
+        try:
+            store.save(self.rt.order_file, p)
+            m.user_order = p.order
+            m.order_dirty = False
+        except OSError as e:
+            log.error("order_file_write_failed", path=self.rt.order_file, error=e)
+
+    # -- loop -----------------------------------------------------------------------------
+
+    def timers(self) -> None:
+        now = time.monotonic()
+        if not self.tmux.connected and now >= self._next_reconnect:
+            self._next_reconnect = now + RECONNECT_EVERY
+            if self.tmux.connect():
+                log.info("tmux_control_connected", socket=self.rt.socket_path)
+        if now >= self._next_expire:
+            self._next_expire = now + 1.0
+            if self.model.tracker.expire(self.clock()):
+                self.changed = True
+
+    def run(self) -> None:
+        stopper = Stopper()
+        log.info("started", socket=self.rt.socket_path, endpoint=self.rt.state_endpoint)
+        while not stopper.stop and not stopper.orphaned():
+            self.timers()
+            poller = zmq.Poller()
+            poller.register(self.cmd, zmq.POLLIN)
+            poller.register(self.obs, zmq.POLLIN)
+            if self.tmux.connected:
+                poller.register(self.tmux.control.fileno(), zmq.POLLIN)
+            try:
+                events = dict(poller.poll(250))
+            except zmq.ZMQError:
+                continue
+            if self.tmux.connected and self.tmux.control.fileno() in events:
+                self.handle_tmux_notifications()
+            self.drain_commands()
+            for _ in range(OBSERVATIONS_PER_TURN):
+                try:
+                    frame = self.obs.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self.handle_observation(frame)
+                self.drain_commands()
+            if self.changed:
+                self.changed = False
+                self.push_snapshot()
+            self.persist()
+        log.info("stopping")
+        self.close()
+
+    def drain_commands(self) -> None:
+        while True:
+            try:
+                frames = self.cmd.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            envelope, body = split_envelope(frames)
+            if body is None:
+                self.stats["bad_messages"] += 1
+                reply = P.error(P.BAD_MESSAGE, "a command is exactly one frame after the envelope")
+            else:
+                reply = self.handle_command(body)
+            if self.changed:   # publish before answering: whoever asked sees the change next
+                self.changed = False
+                self.push_snapshot()
+            try:
+                self.cmd.send_multipart(envelope + [reply], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass   # the asker went away
+
+    def close(self) -> None:
+        self.persist()
+        self.tmux.close()
+        for s in (self.cmd, self.obs, self.out):
+            s.close(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="opensessions-state")
+    parser.add_argument("--tmux-socket", required=True)
+    parser.add_argument("--runtime-dir", required=True)
+    parser.add_argument("--config-dir", required=True)
+    parser.add_argument("--exited-linger", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    log.configure("state")
+    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
+    ensure_private_dir(rt.dir)
+    StateService(rt, exited_linger=args.exited_linger).run()
+    return 0

@@ -1,0 +1,324 @@
+"""The state service's model and the decisions it makes: pure, no sockets, no tmux, no clock.
+
+The loop feeds it observations and commands with the current time and carries out the tmux
+actions it plans (switch this client to that session, kill that session…).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from services import protocol as P
+from services.state import order as O
+from services.state.tracker import Thread, Tracker, representative_state
+from services.tmux import display_name, stored_name
+
+
+class CommandError(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Session:
+    id: str
+    name: str
+    created: int
+    dir: str
+    windows: int
+    panes: int = 0
+
+
+@dataclass
+class Pane:
+    id: str
+    session_id: str
+    window_id: str
+    pid: int
+    active: bool
+    window_active: bool
+    command: str
+    path: str
+    title: str
+
+
+@dataclass
+class Client:
+    tty: str
+    pid: int
+    session_id: str
+    session_name: str
+    window_id: str
+    pane_id: str
+    activity: int
+
+
+_PANE_KEYS = {"session_id": str, "session_name": str, "session_created": int, "session_path": str,
+              "session_windows": int, "window_id": str, "pane_id": str, "pane_pid": int,
+              "pane_active": bool, "window_active": bool, "current_command": str,
+              "current_path": str, "title": str}
+_CLIENT_KEYS = {"tty": str, "pid": int, "control": bool, "activity": int, "session_id": str,
+                "session_name": str, "window_id": str, "pane_id": str}
+
+
+def _well_formed(item: object, keys: dict[str, type]) -> bool:
+    if not isinstance(item, dict):
+        return False
+    for k, kind in keys.items():
+        v = item.get(k)
+        if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+            return False
+    return True
+
+
+@dataclass
+class Model:
+    sessions: dict[str, Session] = field(default_factory=dict)      # by id
+    panes: dict[str, Pane] = field(default_factory=dict)            # by pane id
+    clients: dict[str, Client] = field(default_factory=dict)        # by tty
+    user_order: list[str] = field(default_factory=list)
+    hidden: set[str] = field(default_factory=set)
+    settings: dict = field(default_factory=lambda: {"filter": "all"})
+    tracker: Tracker = field(default_factory=Tracker)
+    ports: dict[str, list[int]] = field(default_factory=dict)       # by session id
+    git: dict[str, dict] = field(default_factory=dict)              # by dir
+    tmux_connected: bool = False
+    tmux_error: str | None = None
+    bad_items: int = 0
+    order_dirty: bool = False    # the persisted order/hidden set must be written
+
+    # -- observations ---------------------------------------------------------------------
+
+    def apply_tmux(self, panes: list, clients: list, now: float) -> None:
+        sessions: dict[str, Session] = {}
+        new_panes: dict[str, Pane] = {}
+        for row in panes:
+            if not _well_formed(row, _PANE_KEYS):
+                self.bad_items += 1
+                continue
+            sid = row["session_id"]
+            s = sessions.get(sid)
+            if s is None:
+                s = sessions[sid] = Session(sid, row["session_name"], row["session_created"],
+                                            row["session_path"], row["session_windows"])
+            s.panes += 1
+            new_panes[row["pane_id"]] = Pane(row["pane_id"], sid, row["window_id"], row["pane_pid"],
+                                             row["pane_active"], row["window_active"],
+                                             row["current_command"], row["current_path"], row["title"])
+        for sid, s in sessions.items():
+            old = self.sessions.get(sid)
+            if old is not None and old.name != s.name:
+                self.rename(old.name, s.name)
+        new_clients: dict[str, Client] = {}
+        for row in clients:
+            if not _well_formed(row, _CLIENT_KEYS):
+                self.bad_items += 1
+                continue
+            if row["control"]:
+                continue
+            new_clients[row["tty"]] = Client(row["tty"], row["pid"], row["session_id"], row["session_name"],
+                                             row["window_id"], row["pane_id"], row["activity"])
+        self.sessions, self.panes, self.clients = sessions, new_panes, new_clients
+        self.ports = {k: v for k, v in self.ports.items() if k in sessions}
+        self.tmux_connected, self.tmux_error = True, None
+        self.tracker.forget_panes(set(new_panes), now)
+        for t in self.tracker.threads.values():
+            if t.pane_id in new_panes:
+                t.session_id = new_panes[t.pane_id].session_id
+
+    def apply_tmux_down(self, reason: str, now: float) -> None:
+        self.tmux_connected, self.tmux_error = False, reason
+        self.sessions, self.panes, self.clients = {}, {}, {}
+        self.tracker.forget_panes(set(), now)
+
+    def apply_agents(self, panes: dict, now: float) -> None:
+        found: dict[str, list[tuple[str, int]]] = {}
+        for pane_id, agents in panes.items():
+            if not isinstance(agents, list):
+                self.bad_items += 1
+                continue
+            for a in agents:
+                if (isinstance(a, dict) and isinstance(a.get("agent"), str) and isinstance(a.get("pid"), int)
+                        and not isinstance(a.get("pid"), bool)):
+                    found.setdefault(pane_id, []).append((a["agent"], a["pid"]))
+                else:
+                    self.bad_items += 1
+        pane_session = {p.id: p.session_id for p in self.panes.values()}
+        self.tracker.apply_presence(found, pane_session, now)
+
+    def apply_ports(self, by_session: dict) -> None:
+        ports = {}
+        for sid, plist in by_session.items():
+            if isinstance(plist, list) and all(isinstance(p, int) and not isinstance(p, bool) for p in plist):
+                ports[sid] = sorted(set(plist))
+            else:
+                self.bad_items += 1
+        self.ports = ports
+
+    def apply_git(self, dirs: dict) -> None:
+        for d, info in dirs.items():
+            if isinstance(info, dict) and isinstance(info.get("branch"), (str, type(None))) \
+                    and isinstance(info.get("dirty"), bool):
+                self.git[d] = {"branch": info["branch"], "dirty": info["dirty"]}
+            else:
+                self.bad_items += 1
+
+    def rename(self, old: str, new: str) -> None:
+        if old in self.user_order:
+            self.user_order = O.rename_in(self.user_order, old, new)
+            self.order_dirty = True
+        if old in self.hidden:
+            self.hidden.discard(old)
+            self.hidden.add(new)
+            self.order_dirty = True
+
+    # -- derived views --------------------------------------------------------------------
+
+    def threads_of(self, session: Session) -> list[Thread]:
+        return self.tracker.by_session().get(session.id, [])
+
+    def current_names(self) -> set[str]:
+        return {c.session_name for c in self.clients.values()}
+
+    def ordered(self) -> list[Session]:
+        return O.display_order(self.sessions.values(), self.user_order)
+
+    def visible(self) -> list[Session]:
+        by_session = self.tracker.by_session()
+        return O.visible_order(
+            self.ordered(), self.hidden, self.current_names(), self.settings.get("filter", "all"),
+            agent_state=lambda s: representative_state(by_session.get(s.id, [])),
+            has_agents=lambda s: bool(by_session.get(s.id)))
+
+    def find_session(self, name: str) -> Session:
+        """A session by its stored name, or by the name as the user typed it before tmux escaped it."""
+        if name.startswith("=") and len(name) > 1:
+            name = name[1:]
+        for candidate in (name, stored_name(name)):
+            for s in self.sessions.values():
+                if s.name == candidate:
+                    return s
+        for s in self.sessions.values():
+            if display_name(s.name) == name:
+                return s
+        raise CommandError(P.NOT_FOUND, f"no session named {name!r}")
+
+    def resolve_client(self, tty: str | None, pane_id: str | None) -> Client:
+        """The client a command acts for: named, else the one showing the calling pane, else the only one."""
+        if tty:
+            client = self.clients.get(tty)
+            if client is None:
+                known = ", ".join(sorted(self.clients)) or "none"
+                raise CommandError(P.NOT_FOUND, f"no client on {tty} (attached clients: {known})")
+            return client
+        if pane_id and pane_id in self.panes:
+            pane = self.panes[pane_id]
+            same = [c for c in self.clients.values() if c.session_id == pane.session_id]
+            if same:
+                looking = [c for c in same if c.pane_id == pane_id]
+                return max(looking or same, key=lambda c: (c.activity, c.tty))
+        if len(self.clients) == 1:
+            return next(iter(self.clients.values()))
+        if not self.clients:
+            raise CommandError(P.NO_CLIENT, "no tmux client is attached; attach one with `tmux attach`")
+        raise CommandError(P.AMBIGUOUS_CLIENT, "several clients are attached (" + ", ".join(sorted(self.clients))
+                           + "); pass --client TTY")
+
+    # -- command decisions ----------------------------------------------------------------
+
+    def switch_target(self, target: str, client: Client) -> Session:
+        visible = self.visible()
+        current = self.sessions.get(client.session_id)
+        if target.isdigit():
+            n = int(target)
+            if not 1 <= n <= len(visible):
+                raise CommandError(P.NOT_FOUND, f"no session at index {n} (there are {len(visible)})")
+            return visible[n - 1]
+        if target in ("next", "prev"):
+            if not visible:
+                raise CommandError(P.NOT_FOUND, "there are no sessions")
+            if current not in visible:
+                return visible[0] if target == "next" else visible[-1]
+            i = visible.index(current)
+            return visible[(i + (1 if target == "next" else -1)) % len(visible)]
+        if target == "waiting":
+            return self._next_needing_user(visible, current)
+        return self.find_session(target)
+
+    def _next_needing_user(self, visible: list[Session], current: Session | None) -> Session:
+        start = visible.index(current) + 1 if current in visible else 0
+        ring = visible[start:] + visible[:start]
+        by_session = self.tracker.by_session()
+        for want in (lambda ts: any(t.status == "waiting" for t in ts),
+                     lambda ts: any(t.unseen for t in ts)):
+            for s in ring:
+                if s is not current and want(by_session.get(s.id, [])):
+                    return s
+        raise CommandError(P.NOT_FOUND, "no other session has an agent waiting or an unseen result")
+
+    def neighbour(self, session: Session) -> Session | None:
+        """Where a client goes when its session is killed: the next one down, else the one above."""
+        ordered = self.visible()
+        if session not in ordered:
+            ordered = self.ordered()
+        i = ordered.index(session)
+        for j in (i + 1, i - 1):
+            if 0 <= j < len(ordered):
+                return ordered[j]
+        return None
+
+    def reorder(self, name: str, direction: str) -> None:
+        session = self.find_session(name)
+        visible = [s.name for s in self.visible()]
+        if session.name not in visible:
+            raise CommandError(P.NOT_FOUND, f"session {session.name!r} is hidden or filtered out")
+        full = O.merged_order(self.user_order, [s.name for s in self.ordered()])
+        self.user_order = O.reorder(full, visible, session.name, direction)
+        self.order_dirty = True
+
+    def hide(self, name: str) -> None:
+        session = self.find_session(name)
+        if session.name not in self.hidden:
+            self.hidden.add(session.name)
+            self.order_dirty = True
+
+    def unhide_all(self) -> int:
+        n = len(self.hidden)
+        if n:
+            self.hidden.clear()
+            self.order_dirty = True
+        return n
+
+    def forget_session(self, session: Session) -> None:
+        """After a kill: drop it now rather than wait for the collector to notice."""
+        self.sessions.pop(session.id, None)
+        self.panes = {k: p for k, p in self.panes.items() if p.session_id != session.id}
+        if session.name in self.user_order:
+            self.user_order.remove(session.name)
+            self.order_dirty = True
+        if session.name in self.hidden:
+            self.hidden.discard(session.name)
+            self.order_dirty = True
+
+    def add_session(self, row) -> Session:
+        """After `new`: show it now; the collector's next listing confirms it."""
+        s = Session(row.session_id, row.session_name, row.session_created, row.session_path,
+                    row.session_windows, 1)
+        self.sessions[s.id] = s
+        self.panes[row.pane_id] = Pane(row.pane_id, s.id, row.window_id, row.pane_pid, True, True,
+                                       row.current_command, row.current_path, row.title)
+        return s
+
+    def set_client_session(self, tty: str, session: Session) -> None:
+        c = self.clients.get(tty)
+        if c is not None:
+            c.session_id, c.session_name = session.id, session.name
+
+    def client_session_changed(self, client_name: str, session_id: str, session_name: str) -> bool:
+        """A control-mode %client-session-changed: the fastest news of a switch."""
+        c = self.clients.get(client_name)
+        if c is None or (c.session_id == session_id and c.session_name == session_name):
+            return False
+        c.session_id, c.session_name = session_id, session_name
+        return True

@@ -1,0 +1,348 @@
+"""Everything that talks to tmux: quoting, exact targets, listing formats, control mode, fork.
+
+Session names are targeted exactly with `=NAME`. tmux stores names escaped (`$` → `\\$`,
+`\\` → `\\\\`, `.` and `:` → `_`); the name we carry is always the stored one, as tmux prints it.
+A long-lived control-mode client (`tmux -C attach -f no-output,ignore-size`) runs commands
+without forking and delivers notifications; when it cannot attach we fork `tmux` per command.
+"""
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+SEP = "\x1f"
+DEFAULT_TIMEOUT = 3.0
+
+
+class TmuxError(Exception):
+    """tmux answered with an error (no such session, …)."""
+
+
+class TmuxUnavailable(TmuxError):
+    """No tmux server on that socket, or the connection to it broke or timed out."""
+
+
+def tmux_binary() -> str:
+    return shutil.which("tmux") or "tmux"
+
+
+def quote(arg: str) -> str:
+    """Quote one argument for tmux's command parser: single quotes keep everything literal."""
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def session_target(name: str) -> str:
+    return "=" + name
+
+
+def stored_name(name: str) -> str:
+    """The name tmux stores for a name given to `new-session -s` (see session_check_name)."""
+    out = []
+    for ch in name.replace(":", "_").replace(".", "_"):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == "$":
+            out.append("\\$")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def display_name(stored: str) -> str:
+    """Undo tmux's escaping for display and for matching what a user typed."""
+    out, i = [], 0
+    while i < len(stored):
+        if stored[i] == "\\" and i + 1 < len(stored) and stored[i + 1] in "\\$":
+            out.append(stored[i + 1])
+            i += 2
+        else:
+            out.append(stored[i])
+            i += 1
+    return "".join(out)
+
+
+# -- listing formats ------------------------------------------------------------------------
+
+PANE_FIELDS = ("session_id", "session_name", "session_created", "session_path", "session_windows",
+               "window_id", "window_index", "window_active", "pane_id", "pane_pid", "pane_active",
+               "pane_current_command", "pane_current_path", "pane_title")
+CLIENT_FIELDS = ("client_tty", "client_pid", "client_control_mode", "client_activity",
+                 "session_id", "client_session", "window_id", "pane_id")
+
+PANE_FORMAT = SEP.join("#{%s}" % f for f in PANE_FIELDS)
+CLIENT_FORMAT = SEP.join("#{%s}" % f for f in CLIENT_FIELDS)
+
+
+@dataclass(frozen=True)
+class PaneRow:
+    session_id: str
+    session_name: str
+    session_created: int
+    session_path: str
+    session_windows: int
+    window_id: str
+    window_index: int
+    window_active: bool
+    pane_id: str
+    pane_pid: int
+    pane_active: bool
+    current_command: str
+    current_path: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    tty: str
+    pid: int
+    control: bool
+    activity: int
+    session_id: str
+    session_name: str
+    window_id: str
+    pane_id: str
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def parse_panes(lines: list[str]) -> list[PaneRow]:
+    rows = []
+    for line in lines:
+        parts = line.split(SEP, len(PANE_FIELDS) - 1)   # the title is last and may hold anything
+        if len(parts) != len(PANE_FIELDS):
+            continue
+        (sid, sname, created, spath, nwin, wid, widx, wact, pid_, ppid, pact, cmd, cpath, title) = parts
+        rows.append(PaneRow(sid, sname, _int(created), spath, _int(nwin), wid, _int(widx), wact == "1",
+                            pid_, _int(ppid), pact == "1", cmd, cpath, title))
+    return rows
+
+
+def parse_clients(lines: list[str]) -> list[ClientRow]:
+    rows = []
+    for line in lines:
+        parts = line.split(SEP)
+        if len(parts) != len(CLIENT_FIELDS):
+            continue
+        tty, pid, control, activity, sid, sname, wid, pane = parts
+        rows.append(ClientRow(tty, _int(pid), control == "1", _int(activity), sid, sname, wid, pane))
+    return rows
+
+
+# -- control mode ---------------------------------------------------------------------------
+
+@dataclass
+class _Pending:
+    done: bool = False
+    failed: bool = False
+    lines: list[str] = field(default_factory=list)
+
+
+class ControlClient:
+    """One `tmux -C` connection. Commands are answered in order, so replies match a FIFO."""
+
+    def __init__(self, socket_path: str, timeout: float = DEFAULT_TIMEOUT):
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.notifications: deque[str] = deque(maxlen=10000)
+        self._pending: deque[_Pending] = deque()
+        self._buf = b""
+        self._block: tuple[str, bool, list[str]] | None = None   # (number, ours, lines)
+        self.closed = False
+        self.proc = subprocess.Popen(
+            [tmux_binary(), "-S", socket_path, "-C", "attach", "-f", "no-output,ignore-size"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        # attach answers with one block of its own; it tells us the connection is live
+        self._wait_until(lambda: self._attached, self.timeout)
+
+    _attached = False
+
+    def fileno(self) -> int:
+        return self.proc.stdout.fileno()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.proc.stdin.close()   # tmux's own way to end a control client; never signal tmux
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+    def read_available(self) -> bool:
+        """Read what tmux sent; False when the connection ended."""
+        if self.closed:
+            return False
+        try:
+            data = os.read(self.fileno(), 1 << 16)
+        except BlockingIOError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self._broken()
+            return False
+        self._buf += data
+        *lines, self._buf = self._buf.split(b"\n")
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace"))
+        return not self.closed
+
+    def _broken(self) -> None:
+        for p in self._pending:
+            p.done, p.failed = True, True
+            p.lines = ["tmux control connection closed"]
+        self._pending.clear()
+        self.close()
+
+    def _line(self, line: str) -> None:
+        if self._block is not None:
+            number, ours, lines = self._block
+            if (line.startswith("%end ") or line.startswith("%error ")) and line.split(" ")[2:3] == [number]:
+                self._block = None
+                if not ours:
+                    self._attached = True
+                    return
+                if self._pending:
+                    p = self._pending.popleft()
+                    p.done, p.failed, p.lines = True, line.startswith("%error"), lines
+                return
+            lines.append(line)
+            return
+        if line.startswith("%begin "):
+            parts = line.split(" ")
+            flags = parts[3] if len(parts) > 3 else "0"
+            self._block = (parts[2] if len(parts) > 2 else "", flags == "1", [])
+            return
+        if line.startswith("%exit"):
+            self.notifications.append(line)
+            return
+        if line.startswith("%"):
+            self.notifications.append(line)
+
+    def _wait_until(self, cond, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if self.closed:
+                raise TmuxUnavailable(f"no tmux server at {self.socket_path}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._broken()
+                raise TmuxUnavailable("tmux did not answer in time")
+            ready, _, _ = select.select([self.fileno()], [], [], left)
+            if ready:
+                self.read_available()
+
+    def command(self, argv: list[str], timeout: float | None = None) -> list[str]:
+        if self.closed:
+            raise TmuxUnavailable("tmux control connection is closed")
+        line = " ".join(quote(a) if i else a for i, a in enumerate(argv)) + "\n"
+        pending = _Pending()
+        self._pending.append(pending)
+        try:
+            self.proc.stdin.write(line.encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self._broken()
+            raise TmuxUnavailable("tmux control connection is closed") from None
+        self._wait_until(lambda: pending.done, self.timeout if timeout is None else timeout)
+        if pending.failed:
+            raise TmuxError("; ".join(pending.lines) or "tmux command failed")
+        return pending.lines
+
+
+# -- forking fallback -----------------------------------------------------------------------
+
+def run(socket_path: str, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    try:
+        proc = subprocess.run([tmux_binary(), "-S", socket_path, *argv], capture_output=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise TmuxUnavailable(f"tmux {argv[0]} timed out after {timeout}s") from None
+    except FileNotFoundError:
+        raise TmuxUnavailable("tmux is not installed") from None
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        if "no server running" in err or "error connecting" in err or "No such file" in err:
+            raise TmuxUnavailable(err or f"no tmux server at {socket_path}")
+        raise TmuxError(err or f"tmux {argv[0]} failed")
+    return proc.stdout.decode("utf-8", "replace").splitlines()
+
+
+class Tmux:
+    """tmux commands for one server: over control mode when connected, by fork otherwise."""
+
+    def __init__(self, socket_path: str, timeout: float = DEFAULT_TIMEOUT):
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.control: ControlClient | None = None
+
+    def connect(self) -> bool:
+        """Open the control connection; False when there is no server (or no session) yet."""
+        if self.control is not None and not self.control.closed:
+            return True
+        try:
+            self.control = ControlClient(self.socket_path, self.timeout)
+            return True
+        except (TmuxUnavailable, OSError):
+            self.control = None
+            return False
+
+    def close(self) -> None:
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+
+    @property
+    def connected(self) -> bool:
+        return self.control is not None and not self.control.closed
+
+    def cmd(self, *argv: str) -> list[str]:
+        if self.connected:
+            try:
+                return self.control.command(list(argv), self.timeout)
+            except TmuxUnavailable:
+                self.control = None   # fall through to a fork; the loop reconnects later
+        return run(self.socket_path, list(argv), self.timeout)
+
+    # -- queries
+    def list_panes(self) -> list[PaneRow]:
+        return parse_panes(self.cmd("list-panes", "-a", "-F", PANE_FORMAT))
+
+    def list_clients(self) -> list[ClientRow]:
+        return parse_clients(self.cmd("list-clients", "-F", CLIENT_FORMAT))
+
+    # -- actions, always with an exact target and an explicit client
+    def switch_client(self, client_tty: str, session_name: str) -> None:
+        self.cmd("switch-client", "-c", client_tty, "-t", session_target(session_name))
+
+    def kill_session(self, session_name: str) -> None:
+        self.cmd("kill-session", "-t", session_target(session_name))
+
+    def new_session(self, name: str | None, directory: str | None) -> PaneRow:
+        argv = ["new-session", "-d", "-P", "-F", PANE_FORMAT]
+        if name:
+            argv += ["-s", name.replace("#", "##")]   # -s is format-expanded by tmux
+        if directory:
+            argv += ["-c", directory]
+        rows = parse_panes(self.cmd(*argv))
+        if not rows:
+            raise TmuxError("tmux did not report the new session")
+        return rows[0]
