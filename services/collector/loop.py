@@ -10,6 +10,7 @@ import zmq
 
 from services import log
 from services import protocol as P
+from services.config import load as load_config
 from services.collector import identity
 from services.collector.probes import GitCache, listening_ports, process_table
 from services.paths import Runtime, ensure_private_dir
@@ -166,5 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     log.configure("collector")
     rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
     ensure_private_dir(rt.dir)
-    CollectorService(rt).run()
+    c = load_config(rt.config_file)
+    CollectorService(rt, tmux_every=c.tmux_poll, procs_every=c.process_scan, ports_every=c.ports_scan,
+                     git_every=c.git_scan).run()
     return 0

@@ -8,6 +8,7 @@ import zmq
 
 from services import log
 from services import protocol as P
+from services.config import load as load_config
 from services.paths import Runtime, ensure_private_dir
 from services.sockets import Stopper, socket, split_envelope
 from services.state import store
@@ -280,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmux-socket", required=True)
     parser.add_argument("--runtime-dir", required=True)
     parser.add_argument("--config-dir", required=True)
-    parser.add_argument("--exited-linger", type=float, default=30.0)
     args = parser.parse_args(argv)
     log.configure("state")
     rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
     ensure_private_dir(rt.dir)
-    StateService(rt, exited_linger=args.exited_linger).run()
+    config = load_config(rt.config_file)
+    StateService(rt, exited_linger=config.exited_linger).run()
     return 0
