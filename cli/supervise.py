@@ -209,10 +209,18 @@ def down(rt: Runtime) -> bool:
     pid = supervisord_pid(rt)
     was_running = pid is not None
     if pid is not None:
+        services = [i["pid"] for i in (process_info(rt) or {}).values() if i["pid"]]
         try:
             _with_timeout(lambda: rpc(rt).supervisor.shutdown())
         except (OSError, xmlrpc.client.Error):
             pass
+        # supervisord stops its programs one per tick; signalling all three now stops them in
+        # parallel (it is shutting down, so it restarts none of them)
+        for service_pid in services:
+            try:
+                os.kill(service_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         deadline = time.monotonic() + DOWN_TIMEOUT
         while time.monotonic() < deadline and _pid_alive(pid):
             _reap(pid)

@@ -39,16 +39,34 @@ def split_envelope(frames: list[bytes]) -> tuple[list[bytes], bytes | None]:
 
 
 class Stopper:
-    """SIGTERM/SIGINT end the loop cleanly; a dead parent (supervisord) ends it too."""
+    """SIGTERM/SIGINT end the loop cleanly; a dead parent (supervisord) ends it too.
+
+    A signal also writes to a pipe the loop polls (`fileno`), so a stop request wakes the loop
+    at once instead of after its poll timeout.
+    """
 
     def __init__(self) -> None:
         self.stop = False
         self.parent = os.getppid()
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._r, False)
+        os.set_blocking(self._w, False)
+        signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _on_signal(self, signum, frame) -> None:
         self.stop = True
+
+    def fileno(self) -> int:
+        return self._r
+
+    def drain(self) -> None:
+        try:
+            while os.read(self._r, 512):
+                pass
+        except BlockingIOError:
+            pass
 
     def orphaned(self) -> bool:
         return self.parent != 1 and os.getppid() != self.parent

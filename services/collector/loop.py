@@ -145,13 +145,12 @@ class CollectorService:
             self.tick()
             wait = max(0.0, min(v for k, v in self.due.items() if k != "connect") - time.monotonic())
             poller = zmq.Poller()
+            poller.register(stopper.fileno(), zmq.POLLIN)
             if self.tmux.connected:
                 poller.register(self.tmux.control.fileno(), zmq.POLLIN)
-                events = dict(poller.poll(int(min(wait, 1.0) * 1000) + 1))
-                if events:
-                    self.handle_notifications()
-            else:
-                time.sleep(min(wait, 0.25))
+            events = dict(poller.poll(int(min(wait, 1.0) * 1000) + 1))
+            if self.tmux.connected and self.tmux.control.fileno() in events:
+                self.handle_notifications()
         log.info("stopping")
         self.tmux.close()
         self.out.close(0)

@@ -119,6 +119,7 @@ class PublisherService:
             poller = zmq.Poller()
             poller.register(self.inbox, zmq.POLLIN)
             poller.register(self.sync, zmq.POLLIN)
+            poller.register(stopper.fileno(), zmq.POLLIN)
             if self.state is not None:
                 poller.register(self.state, zmq.POLLIN)
             wait = max(0.0, self._last_send + HEARTBEAT_EVERY - now)

@@ -150,19 +150,24 @@ class StateService:
             log.warn("bad_observation", code=e.code, error=e.message)
             return
         now, m, kind = self.clock(), self.model, msg["type"]
+        applied = True
         if kind == "obs.tmux":
-            m.apply_tmux(msg["panes"], msg["clients"], now)
+            applied = m.apply_tmux(msg["panes"], msg["clients"], now)
         elif kind == "obs.tmux_down":
             if m.tmux_connected or m.tmux_error != msg["reason"]:
                 log.warn("tmux_down", reason=msg["reason"])
             m.apply_tmux_down(msg["reason"], now)
         elif kind == "obs.agents":
-            m.apply_agents(msg["panes"], now)
+            applied = m.apply_agents(msg["panes"], now)
         elif kind == "obs.ports":
-            m.apply_ports(msg["sessions"])
+            applied = m.apply_ports(msg["sessions"])
         elif kind == "obs.git":
-            m.apply_git(msg["dirs"])
-        self.changed = True
+            applied = m.apply_git(msg["dirs"])
+        if applied:
+            self.changed = True
+        else:
+            self.stats["bad_observations"] += 1
+            log.warn("bad_observation", type=kind, error="malformed item; observation refused whole")
 
     def handle_tmux_notifications(self) -> None:
         control = self.tmux.control
@@ -225,6 +230,7 @@ class StateService:
             poller = zmq.Poller()
             poller.register(self.cmd, zmq.POLLIN)
             poller.register(self.obs, zmq.POLLIN)
+            poller.register(stopper.fileno(), zmq.POLLIN)
             if self.tmux.connected:
                 poller.register(self.tmux.control.fileno(), zmq.POLLIN)
             try:

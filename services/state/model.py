@@ -90,13 +90,17 @@ class Model:
 
     # -- observations ---------------------------------------------------------------------
 
-    def apply_tmux(self, panes: list, clients: list, now: float) -> None:
+    def apply_tmux(self, panes: list, clients: list, now: float) -> bool:
+        """A full listing replaces the last one; a listing with a malformed row is refused whole,
+        since applying the rest would drop sessions that still exist."""
+        bad = sum(not _well_formed(r, _PANE_KEYS) for r in panes) + \
+            sum(not _well_formed(r, _CLIENT_KEYS) for r in clients)
+        if bad:
+            self.bad_items += bad
+            return False
         sessions: dict[str, Session] = {}
         new_panes: dict[str, Pane] = {}
         for row in panes:
-            if not _well_formed(row, _PANE_KEYS):
-                self.bad_items += 1
-                continue
             sid = row["session_id"]
             s = sessions.get(sid)
             if s is None:
@@ -112,9 +116,6 @@ class Model:
                 self.rename(old.name, s.name)
         new_clients: dict[str, Client] = {}
         for row in clients:
-            if not _well_formed(row, _CLIENT_KEYS):
-                self.bad_items += 1
-                continue
             if row["control"]:
                 continue
             new_clients[row["tty"]] = Client(row["tty"], row["pid"], row["session_id"], row["session_name"],
@@ -126,43 +127,47 @@ class Model:
         for t in self.tracker.threads.values():
             if t.pane_id in new_panes:
                 t.session_id = new_panes[t.pane_id].session_id
+        return True
 
     def apply_tmux_down(self, reason: str, now: float) -> None:
         self.tmux_connected, self.tmux_error = False, reason
         self.sessions, self.panes, self.clients = {}, {}, {}
         self.tracker.forget_panes(set(), now)
 
-    def apply_agents(self, panes: dict, now: float) -> None:
+    def apply_agents(self, panes: dict, now: float) -> bool:
         found: dict[str, list[tuple[str, int]]] = {}
         for pane_id, agents in panes.items():
             if not isinstance(agents, list):
                 self.bad_items += 1
-                continue
+                return False
             for a in agents:
-                if (isinstance(a, dict) and isinstance(a.get("agent"), str) and isinstance(a.get("pid"), int)
-                        and not isinstance(a.get("pid"), bool)):
-                    found.setdefault(pane_id, []).append((a["agent"], a["pid"]))
-                else:
+                if not (isinstance(a, dict) and isinstance(a.get("agent"), str)
+                        and isinstance(a.get("pid"), int) and not isinstance(a.get("pid"), bool)):
                     self.bad_items += 1
+                    return False
+                found.setdefault(pane_id, []).append((a["agent"], a["pid"]))
         pane_session = {p.id: p.session_id for p in self.panes.values()}
         self.tracker.apply_presence(found, pane_session, now)
+        return True
 
-    def apply_ports(self, by_session: dict) -> None:
+    def apply_ports(self, by_session: dict) -> bool:
         ports = {}
         for sid, plist in by_session.items():
-            if isinstance(plist, list) and all(isinstance(p, int) and not isinstance(p, bool) for p in plist):
-                ports[sid] = sorted(set(plist))
-            else:
+            if not (isinstance(plist, list) and all(isinstance(p, int) and not isinstance(p, bool) for p in plist)):
                 self.bad_items += 1
+                return False
+            ports[sid] = sorted(set(plist))
         self.ports = ports
+        return True
 
-    def apply_git(self, dirs: dict) -> None:
-        for d, info in dirs.items():
-            if isinstance(info, dict) and isinstance(info.get("branch"), (str, type(None))) \
-                    and isinstance(info.get("dirty"), bool):
-                self.git[d] = {"branch": info["branch"], "dirty": info["dirty"]}
-            else:
+    def apply_git(self, dirs: dict) -> bool:
+        for info in dirs.values():
+            if not (isinstance(info, dict) and isinstance(info.get("branch"), (str, type(None)))
+                    and isinstance(info.get("dirty"), bool)):
                 self.bad_items += 1
+                return False
+        self.git = {d: {"branch": i["branch"], "dirty": i["dirty"]} for d, i in dirs.items()}
+        return True
 
     def rename(self, old: str, new: str) -> None:
         if old in self.user_order:

@@ -161,7 +161,7 @@ class PtyClient:
     def close(self) -> None:
         self._stop = True
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signal.SIGHUP)   # what a closing terminal sends
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -1,12 +1,18 @@
 """Shared builders for the unit tests: tmux rows as the collector sends them, and a model."""
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import asdict
 
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from services.state.model import Model
 from services.tmux import ClientRow, PaneRow
+
+# Hypothesis keeps caches (unicode tables, constants) in a home dir; keep them out of the repo.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), f"opensessions-unit-hypothesis-{os.getuid()}"))
 
 # every property test: bounded, no deadline (CI machines stall), no example database on disk
 PROPS = settings(max_examples=200, deadline=None, database=None)

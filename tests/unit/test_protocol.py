@@ -1,15 +1,13 @@
 """services/protocol.py: every message type, every kind of bad input, and the reply helpers."""
 from __future__ import annotations
 
-import math
-
 import orjson
 import pytest
 from hypothesis import given, strategies as st
 
 from services import protocol as P
 
-from ._builders import PROPS, pane_row
+from ._builders import FEW, PROPS, pane_row
 
 TABLES = {
     "COMMANDS": P.COMMANDS,
@@ -289,10 +287,7 @@ def test_every_declared_field_rejects_every_undeclared_kind(mtype):
     """Schema conformance: for each field, a value of a JSON kind the field does not declare is refused."""
     for field, spec in table_for(mtype)[mtype].items():
         for value, kind in KIND_SAMPLES:
-            declared = kind in spec.kinds and not (kind is bool and bool not in spec.kinds)
-            if kind is int and int in spec.kinds:
-                declared = True
-            if declared:
+            if kind in spec.kinds:      # bool counts as declared only where bool is listed
                 continue
             fields = {**MINIMAL[mtype], field: value}
             with pytest.raises(P.ProtocolError) as e:
@@ -304,8 +299,6 @@ def test_every_declared_field_rejects_every_undeclared_kind(mtype):
 def test_length_limits(mtype, field, limit):
     table = table_for(mtype)
     ok_fields = {**MINIMAL[mtype], field: "a" * limit}
-    if mtype == "reorder":
-        ok_fields.setdefault("direction", "up")
     assert P.decode(frame(mtype, **ok_fields), table, max_bytes=P.MAX_SNAPSHOT_BYTES)[field] == "a" * limit
     with pytest.raises(P.ProtocolError) as e:
         P.decode(frame(mtype, **{**ok_fields, field: "a" * (limit + 1)}), table,
@@ -491,7 +484,7 @@ json_scalars = (st.none() | st.booleans() | st.integers(min_value=-(2 ** 63), ma
 json_values = st.recursive(json_scalars,
                            lambda inner: st.lists(inner, max_size=4)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=20)
+                           max_leaves=12)
 field_names = st.sampled_from(sorted({f for spec in P._ALL.values() for f in spec} | {"v", "type", "x"}))
 ALL_TABLES = list(TABLES.values())
 
@@ -551,7 +544,7 @@ def test_name_acceptance_rule(name):
     assert accepted == expected
 
 
-@PROPS
+@FEW
 @given(json_values.filter(lambda v: isinstance(v, (dict, list, str, type(None)))
                           or (isinstance(v, int) and not isinstance(v, bool))))
 def test_ok_round_trips_any_declared_result(result):
@@ -565,10 +558,9 @@ def test_error_round_trips_any_text(code, message):
     assert reply["ok"] is False and reply["error"] == {"code": code, "message": message}
 
 
-@PROPS
+@FEW
 @given(st.dictionaries(st.text(max_size=5), json_values, max_size=5),
        st.floats(allow_nan=False), st.floats(allow_nan=False))
 def test_snapshot_body_never_sees_ts(snap, ts1, ts2):
     snap = {k: v for k, v in snap.items() if k != "ts"}
     assert P.snapshot_body({**snap, "ts": ts1}) == P.snapshot_body({**snap, "ts": ts2}) == P.snapshot_body(snap)
-    assert not math.isnan(ts1)
