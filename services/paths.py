@@ -5,11 +5,8 @@ so two tmux servers on one machine never share sockets or state.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
-from dataclasses import dataclass
 
 IPC_PATH_LIMIT = 100  # sun_path is 108 bytes on Linux; keep a margin
 
@@ -31,7 +28,11 @@ def tmux_socket_path(name: str | None = None, path: str | None = None,
 
 
 def server_key(socket_path: str) -> str:
-    return hashlib.sha1(socket_path.encode()).hexdigest()[:12]
+    try:
+        from _sha1 import sha1   # the builtin: hashlib would load OpenSSL, ~4 ms of every CLI start
+    except ImportError:
+        from hashlib import sha1
+    return sha1(socket_path.encode()).hexdigest()[:12]
 
 
 def runtime_base(env: dict[str, str] | None = None) -> str:
@@ -65,12 +66,16 @@ def ensure_private_dir(path: str) -> str:
     return path
 
 
-@dataclass(frozen=True)
 class Runtime:
     """Every path of one trio. Pure: creating it touches nothing on disk."""
-    socket_path: str
-    dir: str
-    config_dir: str
+    __slots__ = ("socket_path", "dir", "config_dir")
+
+    def __init__(self, socket_path: str, dir: str, config_dir: str):
+        self.socket_path, self.dir, self.config_dir = socket_path, dir, config_dir
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Runtime) and (self.socket_path, self.dir, self.config_dir) == \
+            (other.socket_path, other.dir, other.config_dir)
 
     @classmethod
     def for_socket(cls, socket_path: str, env: dict[str, str] | None = None) -> "Runtime":
@@ -137,6 +142,7 @@ class Runtime:
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """Write-then-rename, so a crash leaves the old file or the new one, never half of one."""
+    import tempfile
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))

@@ -1,16 +1,40 @@
 """The wire protocol: every message type, its validation and its encoding.
 
-Messages are orjson objects with "v" (protocol version) and "type". Nothing else in the code
+Messages are JSON objects with "v" (protocol version) and "type". Nothing else in the code
 base builds message dicts by hand: senders call `encode(type, **fields)` (which validates what
 they send, too), receivers call `decode(frame, allowed_types)`, and replies are made with
 `ok(...)` / `error(...)`. A bad message raises `ProtocolError` carrying a reply code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import sys
 
-import orjson
+
+_CODEC = None
+
+
+def _codec():
+    """orjson in the services (fast per message); the standard json module in the CLI, where
+    importing orjson would cost more than all the messages it sends. Same JSON either way.
+    Chosen once per process, at the first message."""
+    global _CODEC
+    if _CODEC is None:
+        _CODEC = _choose_codec()
+    return _CODEC
+
+
+def _choose_codec():
+    if "orjson" in sys.modules:
+        import orjson
+        return orjson.dumps, orjson.loads, lambda obj: orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    import json
+
+    def dumps(obj):
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def dumps_sorted(obj):
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    return dumps, json.loads, dumps_sorted
 
 VERSION = 1
 MAX_COMMAND_BYTES = 64 * 1024          # a command from a CLI, hook or sidebar
@@ -40,14 +64,15 @@ class ProtocolError(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
 class F:
     """One field of a message: its JSON kinds, whether it is required, and bounds."""
-    kinds: tuple
-    required: bool = True
-    max_len: int | None = None
-    choices: frozenset | None = None
-    name_like: bool = False   # a tmux name/target: no control characters
+    __slots__ = ("kinds", "required", "max_len", "choices", "name_like")
+
+    def __init__(self, kinds: tuple, required: bool = True, max_len: int | None = None,
+                 choices: frozenset | None = None, name_like: bool = False):
+        self.kinds, self.required, self.max_len = kinds, required, max_len
+        self.choices = choices
+        self.name_like = name_like   # a tmux name/target: no control characters
 
 
 STR = (str,)
@@ -99,7 +124,7 @@ _ALL: dict[str, dict[str, F]] = {**COMMANDS, **OBSERVATIONS, **SNAPSHOT_IN, **SY
                                  **PUBLISHED, **REPLY}
 
 
-def _check_field(mtype: str, name: str, spec: F, value: Any) -> None:
+def _check_field(mtype: str, name: str, spec: F, value: object) -> None:
     # bool is an int subclass; an int field must not accept true/false
     if isinstance(value, bool) and bool not in spec.kinds:
         raise ProtocolError(BAD_MESSAGE, f"{mtype}: field {name!r} must be {_kind_names(spec)}, got boolean")
@@ -122,7 +147,7 @@ def _kind_names(spec: F) -> str:
     return " or ".join(names[k] for k in spec.kinds)
 
 
-def validate(msg: Any, allowed: dict[str, dict[str, F]]) -> dict:
+def validate(msg: object, allowed: dict[str, dict[str, F]]) -> dict:
     if not isinstance(msg, dict):
         raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object")
     if msg.get("v") != VERSION:
@@ -145,26 +170,26 @@ def decode(frame: bytes, allowed: dict[str, dict[str, F]], max_bytes: int = MAX_
     if len(frame) > max_bytes:
         raise ProtocolError(TOO_LARGE, f"message of {len(frame)} bytes exceeds the limit of {max_bytes}")
     try:
-        msg = orjson.loads(frame)
-    except orjson.JSONDecodeError as e:
+        msg = _codec()[1](frame)
+    except (ValueError, RecursionError) as e:   # both codecs' decode errors are ValueErrors
         raise ProtocolError(BAD_JSON, f"not valid JSON: {str(e)[:120]}") from None
     return validate(msg, allowed)
 
 
-def encode(mtype: str, **fields: Any) -> bytes:
+def encode(mtype: str, **fields: object) -> bytes:
     """Build, check and encode a message; a bug in a sender fails here, not in the receiver."""
     msg = {"v": VERSION, "type": mtype}
     msg.update({k: v for k, v in fields.items() if v is not None or k in ("snapshot", "result")})
     validate(msg, _ALL)
-    return orjson.dumps(msg)
+    return _codec()[0](msg)
 
 
-def ok(result: Any = None) -> bytes:
-    return orjson.dumps({"v": VERSION, "type": "reply", "ok": True, "result": result})
+def ok(result: object = None) -> bytes:
+    return _codec()[0]({"v": VERSION, "type": "reply", "ok": True, "result": result})
 
 
 def error(code: str, message: str) -> bytes:
-    return orjson.dumps({"v": VERSION, "type": "reply", "ok": False,
+    return _codec()[0]({"v": VERSION, "type": "reply", "ok": False,
                          "error": {"code": code, "message": message}})
 
 
@@ -180,12 +205,12 @@ def decode_reply(frame: bytes) -> dict:
 
 def snapshot_body(snapshot: dict) -> bytes:
     """The bytes that decide whether two snapshots differ: everything but the clock."""
-    return orjson.dumps({k: v for k, v in snapshot.items() if k != "ts"}, option=orjson.OPT_SORT_KEYS)
+    return _codec()[2]({k: v for k, v in snapshot.items() if k != "ts"})
 
 
 def published_snapshot(seq: int, epoch: str, snapshot: dict | None) -> bytes:
-    return orjson.dumps({"v": VERSION, "type": "snapshot", "seq": seq, "epoch": epoch, "snapshot": snapshot})
+    return _codec()[0]({"v": VERSION, "type": "snapshot", "seq": seq, "epoch": epoch, "snapshot": snapshot})
 
 
 def heartbeat(seq: int, epoch: str) -> bytes:
-    return orjson.dumps({"v": VERSION, "type": "heartbeat", "seq": seq, "epoch": epoch})
+    return _codec()[0]({"v": VERSION, "type": "heartbeat", "seq": seq, "epoch": epoch})

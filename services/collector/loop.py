@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import orjson  # noqa: F401  (loaded first, so the protocol encodes with it)
 import zmq
 
 from services import log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import orjson  # noqa: F401  (loaded first, so the protocol encodes with it)
 import zmq
 
 from services import log

@@ -75,12 +75,13 @@ BAD_PANES = [
 
 
 @pytest.mark.parametrize("bad", BAD_PANES, ids=range(len(BAD_PANES)))
-def test_malformed_pane_rows_are_skipped_and_counted(bad):
-    m = Model()
-    m.apply_tmux([bad] + session_rows([ALPHA]), [], now=0.0)
+def test_malformed_pane_row_is_counted_and_the_listing_refused(bad):
+    # a listing with a malformed row is refused whole: applying the rest would drop live sessions
+    m = three([in_alpha()])
+    assert m.apply_tmux([bad] + session_rows([ALPHA]), [], now=1.0) is False
     assert m.bad_items == 1
-    assert set(m.sessions) == {"$1"} and "%9" not in m.panes
-    assert m.sessions["$1"].panes == 2
+    assert set(m.sessions) == {"$1", "$2", "$3"} and set(m.panes) == {"%1", "%2", "%3", "%4"}
+    assert list(m.clients) == ["/dev/pts/1"]
 
 
 BAD_CLIENTS = [
@@ -93,18 +94,28 @@ BAD_CLIENTS = [
 
 
 @pytest.mark.parametrize("bad", BAD_CLIENTS, ids=range(len(BAD_CLIENTS)))
-def test_malformed_client_rows_are_skipped_and_counted(bad):
-    m = Model()
-    m.apply_tmux(session_rows([ALPHA]), [bad, in_alpha()], now=0.0)
+def test_malformed_client_row_is_counted_and_the_listing_refused(bad):
+    m = three([in_alpha()])
+    assert m.apply_tmux(session_rows([ALPHA]), [bad, in_alpha("/dev/pts/2")], now=1.0) is False
     assert m.bad_items == 1
-    assert list(m.clients) == ["/dev/pts/1"]
+    assert set(m.sessions) == {"$1", "$2", "$3"} and list(m.clients) == ["/dev/pts/1"]
 
 
-def test_bad_items_accumulate():
+def test_every_malformed_row_is_counted_and_counts_accumulate():
     m = Model()
-    m.apply_tmux([None, None], [None], now=0.0)
-    m.apply_tmux([1], [], now=1.0)
+    assert m.apply_tmux([None, None] + session_rows([ALPHA]), [None], now=0.0) is False
+    assert m.bad_items == 3
+    assert m.apply_tmux([1], [], now=1.0) is False
     assert m.bad_items == 4
+    assert m.sessions == {} and m.tmux_connected is False
+    assert m.apply_tmux(session_rows([ALPHA]), [], now=2.0) is True
+    assert set(m.sessions) == {"$1"} and m.tmux_connected is True and m.bad_items == 4
+
+
+def test_an_empty_listing_is_valid():
+    m = three()
+    assert m.apply_tmux([], [], now=1.0) is True
+    assert m.sessions == {} and m.tmux_connected is True
 
 
 def test_control_mode_clients_are_ignored():
@@ -139,6 +150,28 @@ def test_rename_of_an_unordered_visible_session_is_not_a_persisted_change():
     assert visible_names(m) == ["renamed", "beta", "gamma"]
 
 
+def test_renames_in_one_listing_that_form_a_chain_keep_each_sessions_place():
+    # between two listings the user renamed beta -> gamma, then alpha -> beta
+    m = make_model([("$1", "alpha", 100, ["%1"]), ("$2", "beta", 200, ["%2"]), ("$3", "delta", 300, ["%3"])],
+                   user_order=["beta", "delta", "alpha"])
+    assert [s.id for s in m.visible()] == ["$2", "$3", "$1"]
+    m.apply_tmux(session_rows([("$1", "beta", 100, ["%1"]), ("$2", "gamma", 200, ["%2"]),
+                               ("$3", "delta", 300, ["%3"])]), [], now=1.0)
+    assert [s.id for s in m.visible()] == ["$2", "$3", "$1"]
+    assert m.user_order == ["gamma", "delta", "beta"]
+
+
+def test_renames_in_one_listing_that_swap_names_keep_the_hidden_session_hidden():
+    # alpha -> tmp, beta -> alpha, tmp -> beta, all before the next listing
+    m = make_model([("$1", "alpha", 100, ["%1"]), ("$2", "beta", 200, ["%2"]), GAMMA],
+                   [client_row("/dev/pts/1", "$3", "gamma", pane_id="%4")], hidden={"alpha"})
+    assert [s.id for s in m.visible()] == ["$2", "$3"]
+    m.apply_tmux(session_rows([("$1", "beta", 100, ["%1"]), ("$2", "alpha", 200, ["%2"]), GAMMA]),
+                 [client_row("/dev/pts/1", "$3", "gamma", pane_id="%4")], now=1.0)
+    assert m.hidden == {"beta"}                       # still session $1
+    assert [s.id for s in m.visible()] == ["$2", "$3"]
+
+
 def test_ports_of_vanished_sessions_are_dropped():
     m = three()
     m.apply_ports({"$1": [3000], "$3": [8080, 22, 8080]})
@@ -168,23 +201,59 @@ def test_tmux_down_empties_the_model_and_ends_threads():
     assert all(t.liveness == "exited" for t in m.tracker.threads.values())
 
 
-def test_apply_agents_counts_malformed_entries():
+@pytest.mark.parametrize("panes", [
+    {"%1": "codex"}, {"%1": None}, {"%1": [{"agent": "codex"}]}, {"%1": [{"agent": "pi", "pid": True}]},
+    {"%1": [{"agent": 3, "pid": 4}]}, {"%1": ["x"]}, {"%1": [{"pid": 4}]}, {"%1": [{"agent": "pi", "pid": "4"}]},
+    {"%1": [{"agent": "amp", "pid": 9}], "%2": [{"agent": "pi", "pid": 1.5}]},
+], ids=range(9))
+def test_malformed_agent_observation_is_counted_and_refused(panes):
     m = three()
-    m.apply_agents({"%1": "codex", "%2": [{"agent": "codex"}, {"agent": "pi", "pid": True},
-                                          {"agent": 3, "pid": 4}, "x", {"agent": "amp", "pid": 9}]},
-                   now=1.0)
-    assert m.bad_items == 5
-    assert [(t.agent, t.pid, t.session_id) for t in m.tracker.threads.values()] == [("amp", 9, "$1")]
+    add_agent(m, "%3", "codex", 31)
+    before = {tid: (t.liveness, t.since) for tid, t in m.tracker.threads.items()}
+    assert m.apply_agents(panes, now=5.0) is False
+    assert m.bad_items == 1
+    assert {tid: (t.liveness, t.since) for tid, t in m.tracker.threads.items()} == before
 
 
-def test_apply_ports_and_git_refuse_bad_shapes():
+def test_agent_observation_maps_panes_to_sessions():
     m = three()
-    m.apply_ports({"$1": [80, True], "$2": "80", "$3": [443]})
-    assert m.ports == {"$3": [443]} and m.bad_items == 2
-    m.apply_git({"/a": {"branch": "main", "dirty": True}, "/b": {"branch": None, "dirty": False},
-                 "/c": {"branch": 1, "dirty": False}, "/d": {"branch": "x", "dirty": "no"}, "/e": []})
-    assert m.git == {"/a": {"branch": "main", "dirty": True}, "/b": {"branch": None, "dirty": False}}
-    assert m.bad_items == 5
+    assert m.apply_agents({"%2": [{"agent": "amp", "pid": 9}], "%4": [{"agent": "pi", "pid": 8}]}, now=1.0) is True
+    assert sorted((t.agent, t.pid, t.session_id) for t in m.tracker.threads.values()) == \
+        [("amp", 9, "$1"), ("pi", 8, "$3")]
+    assert m.bad_items == 0
+
+
+def test_ports_are_sorted_and_unique():
+    m = three()
+    assert m.apply_ports({"$1": [3000, 80, 3000], "$2": []}) is True
+    assert m.ports == {"$1": [80, 3000], "$2": []}
+
+
+@pytest.mark.parametrize("bad", [{"$1": [80, True]}, {"$2": "80"}, {"$3": None}, {"$1": [80.0]},
+                                 {"$1": [443], "$2": ["22"]}], ids=range(5))
+def test_malformed_ports_observation_is_counted_and_refused(bad):
+    m = three()
+    m.apply_ports({"$3": [443]})
+    assert m.apply_ports(bad) is False
+    assert m.ports == {"$3": [443]} and m.bad_items == 1
+
+
+def test_git_info():
+    m = three()
+    assert m.apply_git({"/a": {"branch": "main", "dirty": True}, "/b": {"branch": None, "dirty": False}}) is True
+    assert m.git["/a"] == {"branch": "main", "dirty": True}
+    assert m.git["/b"] == {"branch": None, "dirty": False}
+
+
+@pytest.mark.parametrize("bad", [{"/c": {"branch": 1, "dirty": False}}, {"/d": {"branch": "x", "dirty": "no"}},
+                                 {"/e": []}, {"/f": {"branch": "x"}}, {"/g": None},
+                                 {"/ok": {"branch": "x", "dirty": False}, "/h": {"dirty": 0, "branch": "y"}}],
+                         ids=range(6))
+def test_malformed_git_observation_is_counted_and_refused(bad):
+    m = three()
+    m.apply_git({"/a": {"branch": "main", "dirty": True}})
+    assert m.apply_git(bad) is False
+    assert m.git == {"/a": {"branch": "main", "dirty": True}} and m.bad_items == 1
 
 
 # -- resolve_client ---------------------------------------------------------------------------

@@ -193,6 +193,13 @@ def test_garbage_is_bad_json(data):
     assert isinstance(e.value.message, str) and e.value.message
 
 
+@pytest.mark.parametrize("data", [b"[" * 5000, b'{"a":' * 5000, b'{"v":1,"type":"ping","x":' + b"[" * 3000])
+def test_deeply_nested_json_is_bad_json_not_a_crash(data):
+    with pytest.raises(P.ProtocolError) as e:
+        P.decode(data, P.COMMANDS)
+    assert code_of(e) == P.BAD_JSON
+
+
 @pytest.mark.parametrize("data", [b"[]", b'[{"v":1,"type":"ping"}]', b"1", b"-3.5", b'"ping"',
                                   b"null", b"true", b"false"])
 def test_non_object_json_is_bad_message(data):

@@ -141,3 +141,16 @@ def test_unreadable_path_gives_defaults(tmp_path, capsys):
     path.mkdir()
     assert store.load(str(path)) == store.Persisted()
     assert path.is_dir()
+
+
+def test_corrupt_file_that_cannot_be_moved_aside_still_gives_defaults(tmp_path, monkeypatch, capsys):
+    # e.g. a read-only config dir: the corrupt file stays, but the service must still start
+    path = tmp_path / "order.json"
+    path.write_bytes(b"garbage")
+
+    def refuse(path, now):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(store, "move_aside", refuse)
+    assert store.load(str(path)) == store.Persisted()
+    assert path.read_bytes() == b"garbage"
