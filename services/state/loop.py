@@ -40,7 +40,9 @@ class StateService:
         self.out = socket(self.ctx, zmq.PUSH, sndhwm=16)
         self.out.connect(rt.snapshot_in_endpoint)
         self.stats = {"commands": 0, "command_errors": 0, "bad_messages": 0, "observations": 0,
-                      "bad_observations": 0, "snapshots_pushed": 0, "snapshots_unchanged": 0}
+                      "bad_observations": 0, "observations_unchanged": 0, "snapshots_pushed": 0,
+                      "snapshots_unchanged": 0}
+        self._last_observation: dict[str, bytes] = {}
         self.changed = True
         self._last_body: bytes | None = None
         self._next_reconnect = 0.0
@@ -142,14 +144,35 @@ class StateService:
 
     # -- observations ---------------------------------------------------------------------
 
-    def handle_observation(self, frame: bytes) -> None:
-        self.stats["observations"] += 1
-        try:
-            msg = P.decode(frame, P.OBSERVATIONS, max_bytes=P.MAX_OBSERVATION_BYTES)
-        except P.ProtocolError as e:
-            self.stats["bad_observations"] += 1
-            log.warn("bad_observation", code=e.code, error=e.message)
-            return
+    def drain_observations(self) -> None:
+        """Observations are full state per kind, so of a burst only the last of each kind is
+        applied, and one identical to the last applied is skipped. Commands go in between."""
+        batch: dict[str, tuple[bytes, dict]] = {}
+        for _ in range(OBSERVATIONS_PER_TURN):
+            try:
+                frame = self.obs.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self.stats["observations"] += 1
+            try:
+                msg = P.decode(frame, P.OBSERVATIONS, max_bytes=P.MAX_OBSERVATION_BYTES)
+            except P.ProtocolError as e:
+                self.stats["bad_observations"] += 1
+                log.warn("bad_observation", code=e.code, error=e.message)
+                continue
+            key = "obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]
+            batch.pop(key, None)
+            batch[key] = (frame, msg)
+            self.drain_commands()
+        for key, (frame, msg) in batch.items():
+            if self._last_observation.get(key) == frame:
+                self.stats["observations_unchanged"] += 1
+                continue
+            self.apply_observation(msg)
+            self._last_observation[key] = frame
+            self.drain_commands()
+
+    def apply_observation(self, msg: dict) -> None:
         now, m, kind = self.clock(), self.model, msg["type"]
         applied = True
         if kind == "obs.tmux":
@@ -241,13 +264,7 @@ class StateService:
             if self.tmux.connected and self.tmux.control.fileno() in events:
                 self.handle_tmux_notifications()
             self.drain_commands()
-            for _ in range(OBSERVATIONS_PER_TURN):
-                try:
-                    frame = self.obs.recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                self.handle_observation(frame)
-                self.drain_commands()
+            self.drain_observations()
             if self.changed:
                 self.changed = False
                 self.push_snapshot()
@@ -267,13 +284,14 @@ class StateService:
                 reply = P.error(P.BAD_MESSAGE, "a command is exactly one frame after the envelope")
             else:
                 reply = self.handle_command(body)
-            if self.changed:   # publish before answering: whoever asked sees the change next
-                self.changed = False
-                self.push_snapshot()
             try:
                 self.cmd.send_multipart(envelope + [reply], zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass   # the asker went away
+            if self.changed:   # right after the answer: the asker is not kept waiting for it
+                self.changed = False
+                self._last_observation.clear()   # what we changed, the next listing must confirm
+                self.push_snapshot()
 
     def close(self) -> None:
         self.persist()
