@@ -117,7 +117,7 @@ PUBLISHED = {                                                   # publisher PUB 
     "snapshot": {"seq": F(INT), "epoch": F(STR), "snapshot": F((dict, type(None)))},
     "heartbeat": {"seq": F(INT), "epoch": F(STR)},
 }
-REPLY = {"reply": {"ok": F((bool,)), "result": F((dict, list, str, int, type(None)), required=False),
+REPLY = {"reply": {"ok": F((bool,)), "result": F((dict, list, str, int, float, bool, type(None)), required=False),
                    "error": F(DICT, required=False)}}
 
 _ALL: dict[str, dict[str, F]] = {**COMMANDS, **OBSERVATIONS, **SNAPSHOT_IN, **SYNC_REQUESTS,
@@ -150,7 +150,7 @@ def _kind_names(spec: F) -> str:
 def validate(msg: object, allowed: dict[str, dict[str, F]]) -> dict:
     if not isinstance(msg, dict):
         raise ProtocolError(BAD_MESSAGE, "a message must be a JSON object")
-    if msg.get("v") != VERSION:
+    if type(msg.get("v")) is not int or msg["v"] != VERSION:   # true == 1 in Python; not here
         raise ProtocolError(BAD_VERSION, f"unsupported protocol version {msg.get('v')!r}; this is version {VERSION}")
     mtype = msg.get("type")
     if not isinstance(mtype, str):

@@ -42,12 +42,14 @@ def session_target(name: str) -> str:
 
 def stored_name(name: str) -> str:
     """The name tmux stores for a name given to `new-session -s` (see session_check_name)."""
+    text = name.replace(":", "_").replace(".", "_")
     out = []
-    for ch in name.replace(":", "_").replace(".", "_"):
+    for i, ch in enumerate(text):
+        nxt = text[i + 1] if i + 1 < len(text) else ""
         if ch == "\\":
             out.append("\\\\")
-        elif ch == "$":
-            out.append("\\$")
+        elif ch == "$" and (nxt == "_" or nxt == "{" or (nxt.isascii() and nxt.isalpha())):
+            out.append("\\$")   # only where it could start a variable, as tmux's vis does
         else:
             out.append(ch)
     return "".join(out)

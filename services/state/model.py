@@ -110,10 +110,10 @@ class Model:
             new_panes[row["pane_id"]] = Pane(row["pane_id"], sid, row["window_id"], row["pane_pid"],
                                              row["pane_active"], row["window_active"],
                                              row["current_command"], row["current_path"], row["title"])
-        for sid, s in sessions.items():
-            old = self.sessions.get(sid)
-            if old is not None and old.name != s.name:
-                self.rename(old.name, s.name)
+        renames = {self.sessions[sid].name: s.name for sid, s in sessions.items()
+                   if sid in self.sessions and self.sessions[sid].name != s.name}
+        if renames:
+            self.rename(renames)
         new_clients: dict[str, Client] = {}
         for row in clients:
             if row["control"]:
@@ -169,13 +169,13 @@ class Model:
         self.git = {d: {"branch": i["branch"], "dirty": i["dirty"]} for d, i in dirs.items()}
         return True
 
-    def rename(self, old: str, new: str) -> None:
-        if old in self.user_order:
-            self.user_order = O.rename_in(self.user_order, old, new)
+    def rename(self, renames: dict[str, str]) -> None:
+        """Sessions renamed in tmux keep their place and their hidden flag, all at once."""
+        if any(n in renames for n in self.user_order):
+            self.user_order = O.rename_all(self.user_order, renames)
             self.order_dirty = True
-        if old in self.hidden:
-            self.hidden.discard(old)
-            self.hidden.add(new)
+        if any(n in renames for n in self.hidden):
+            self.hidden = {renames.get(n, n) for n in self.hidden}
             self.order_dirty = True
 
     # -- derived views --------------------------------------------------------------------
@@ -235,7 +235,7 @@ class Model:
     def switch_target(self, target: str, client: Client) -> Session:
         visible = self.visible()
         current = self.sessions.get(client.session_id)
-        if target.isdigit():
+        if target.isascii() and target.isdigit():
             n = int(target)
             if not 1 <= n <= len(visible):
                 raise CommandError(P.NOT_FOUND, f"no session at index {n} (there are {len(visible)})")

@@ -64,18 +64,21 @@ def reorder(full_order: Sequence[str], visible: Sequence[str], name: str, direct
 
 
 def merged_order(user_order: Sequence[str], ordered_names: Sequence[str]) -> list[str]:
-    """The full order to persist: live sessions in display order, with remembered names kept in place."""
+    """The full order to persist: live sessions in display order, with remembered names kept in
+    place — each right after the live name that preceded it in the old order. Linear time."""
     live = set(ordered_names)
+    after: dict[str | None, list[str]] = {}   # anchor (None = the front) → remembered names
+    anchor = None
+    for name in user_order:
+        if name in live:
+            anchor = name
+        else:
+            after.setdefault(anchor, []).append(name)
+    out = list(after.get(None, []))
+    for name in ordered_names:
+        out.append(name)
+        out.extend(after.get(name, []))
     remembered = [n for n in user_order if n not in live]
-    out = list(ordered_names)
-    # remembered names go back right after the live name that preceded them in the old order
-    for name in remembered:
-        idx = user_order.index(name)
-        anchor = next((user_order[k] for k in range(idx - 1, -1, -1) if user_order[k] in live), None)
-        pos = out.index(anchor) + 1 if anchor in out else 0
-        while pos < len(out) and out[pos] in remembered and user_order.index(out[pos]) < idx:
-            pos += 1
-        out.insert(pos, name)
     excess = len(out) - MAX_REMEMBERED
     if excess > 0:
         forget = set(remembered[:excess])
@@ -84,6 +87,18 @@ def merged_order(user_order: Sequence[str], ordered_names: Sequence[str]) -> lis
 
 
 def rename_in(names: Sequence[str], old: str, new: str) -> list[str]:
-    if old not in names:
+    if old not in names or old == new:
         return list(names)
     return [new if n == old else n for n in names if n != new]
+
+
+def rename_all(names: Sequence[str], mapping: dict[str, str]) -> list[str]:
+    """Apply several renames at once (a chain a→b→c or a swap must not clobber each other)."""
+    renamed = [mapping.get(n, n) for n in names]
+    seen: set[str] = set()
+    out = []
+    for n in renamed:   # a new name that was also remembered elsewhere keeps its renamed place
+        if n not in seen:
+            seen.add(n)
+            out.append(n)
+    return out

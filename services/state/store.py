@@ -62,7 +62,10 @@ def load(path: str) -> Persisted:
     try:
         return parse(data)
     except ValueError as e:
-        aside = move_aside(path, time.time())
+        try:
+            aside = move_aside(path, time.time())
+        except OSError as move_error:
+            aside = f"(left in place: {move_error})"
         log.error("order_file_corrupt", path=path, error=e, kept_as=aside, action="using defaults")
         return Persisted()
 

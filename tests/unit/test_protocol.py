@@ -98,7 +98,7 @@ WRONG_VALUES = [
     ("snapshot", "snapshot", []), ("snapshot", "snapshot", "x"),
     ("heartbeat", "seq", False), ("heartbeat", "seq", "1"), ("heartbeat", "epoch", None),
     ("reply", "ok", 1), ("reply", "ok", "true"), ("reply", "ok", None),
-    ("reply", "result", 1.5), ("reply", "result", True), ("reply", "error", "oops"),
+    ("reply", "error", "oops"),
     ("reply", "error", []),
 ]
 
@@ -393,7 +393,7 @@ def test_encode_refuses_what_a_receiver_would_refuse(mtype, fields, code):
 
 # -- replies ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("result", [None, {}, {"pong": True}, [], [1, "a", None], "text", 0, 42, -7,
+@pytest.mark.parametrize("result", [None, True, False, 1.5, {}, {"pong": True}, [], [1, "a", None], "text", 0, 42, -7,
                                     {"nested": {"f": 1.5, "b": False, "l": [{"x": None}]}}])
 def test_ok_round_trips(result):
     reply = P.decode_reply(P.ok(result))
