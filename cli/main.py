@@ -56,6 +56,8 @@ def build_parser() -> Parser:
     s.add_argument("-c", "--dir", metavar="DIR")
     s.add_argument("--switch", action="store_true", help="switch the client to it")
     s.add_argument("--client", metavar="TTY")
+    s = sub.add_parser("sidebar", help="run the sidebar in this pane")
+    s.add_argument("--client", metavar="TTY", help="the client whose session is marked current")
     return p
 
 
@@ -208,6 +210,9 @@ def run_command(args) -> int:
                        switch=args.switch or None, client=args.client, pane=pane)
         print(r["name"])
         return EXIT_OK
+    if c == "sidebar":
+        from cli.sidebar.app import run as run_sidebar
+        return run_sidebar(rt, args)
     raise UsageError(f"unknown command {c!r}")
 
 

@@ -98,7 +98,9 @@ COMMANDS: dict[str, dict[str, F]] = {
     "new": {"name": F(OPT_STR, required=False, max_len=NAME_MAX, name_like=True),
             "dir": F(OPT_STR, required=False, max_len=4096, name_like=True),
             "switch": F((bool,), required=False), "client": _client, "pane": _pane},
-    "set_filter": {"filter": F(STR, choices=frozenset({"all", "active", "running"}))},
+    "set_setting": {"key": F(STR, choices=frozenset({"filter", "theme", "width"})),
+                    "value": F((str, int), max_len=64)},
+    "highlight": {"client": F(STR, max_len=NAME_MAX, name_like=True), "session": _name},
 }
 
 # -- observations pushed by the collector to state (PULL) ---------------------------------

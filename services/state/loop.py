@@ -11,6 +11,7 @@ from services import log
 from services import protocol as P
 from services.config import load as load_config
 from services.paths import Runtime, ensure_private_dir
+from services.settings import validate as validate_setting
 from services.sockets import Stopper, socket, split_envelope
 from services.state import store
 from services.state.model import CommandError, Model
@@ -104,10 +105,23 @@ class StateService:
             n = m.unhide_all()
             self.changed = True
             return {"unhidden": n}
-        if kind == "set_filter":
-            m.settings["filter"] = msg["filter"]
-            m.order_dirty = self.changed = True
-            return {"filter": msg["filter"]}
+        if kind == "set_setting":
+            try:
+                value = validate_setting(msg["key"], msg["value"])
+            except ValueError as e:
+                raise CommandError(P.BAD_MESSAGE, str(e)) from None
+            if m.settings.get(msg["key"]) != value:
+                m.settings[msg["key"]] = value
+                m.order_dirty = self.changed = True
+            return {msg["key"]: value}
+        if kind == "highlight":
+            if msg["client"] not in m.clients:
+                raise CommandError(P.NOT_FOUND, f"no client on {msg['client']}")
+            session = m.find_session(msg["session"])
+            if m.highlights.get(msg["client"]) != session.name:
+                m.highlights[msg["client"]] = session.name
+                self.changed = True
+            return {"client": msg["client"], "session": session.name}
         if kind == "kill":
             return self._kill(msg)
         if kind == "new":

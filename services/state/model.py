@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services import protocol as P
+from services.settings import DEFAULTS
 from services.state import order as O
 from services.state.tracker import Thread, Tracker, representative_state
 from services.tmux import display_name, stored_name
@@ -79,7 +80,8 @@ class Model:
     clients: dict[str, Client] = field(default_factory=dict)        # by tty
     user_order: list[str] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
-    settings: dict = field(default_factory=lambda: {"filter": "all"})
+    settings: dict = field(default_factory=lambda: dict(DEFAULTS))
+    highlights: dict[str, str] = field(default_factory=dict)       # client tty → session name
     tracker: Tracker = field(default_factory=Tracker)
     ports: dict[str, list[int]] = field(default_factory=dict)       # by session id
     git: dict[str, dict] = field(default_factory=dict)              # by dir
@@ -121,6 +123,7 @@ class Model:
             new_clients[row["tty"]] = Client(row["tty"], row["pid"], row["session_id"], row["session_name"],
                                              row["window_id"], row["pane_id"], row["activity"])
         self.sessions, self.panes, self.clients = sessions, new_panes, new_clients
+        self.highlights = {t: h for t, h in self.highlights.items() if t in new_clients}
         self.ports = {k: v for k, v in self.ports.items() if k in sessions}
         self.tmux_connected, self.tmux_error = True, None
         self.tracker.forget_panes(set(new_panes), now)

@@ -36,7 +36,8 @@ def build_snapshot(model: Model, now: float, socket_path: str = "") -> dict:
         })
     live_hidden = sorted(n for n in model.hidden if any(s.name == n for s in model.sessions.values()))
     clients = [{"tty": c.tty, "session": c.session_name, "session_id": c.session_id,
-                "window": c.window_id, "pane": c.pane_id}
+                "window": c.window_id, "pane": c.pane_id,
+                "highlight": model.highlights.get(c.tty, c.session_name)}
                for c in sorted(model.clients.values(), key=lambda c: c.tty)]
     return {
         "ts": now,

@@ -13,15 +13,14 @@ import orjson
 
 from services import log
 from services.paths import atomic_write, move_aside
-
-FILTERS = ("all", "active", "running")
+from services.settings import DEFAULTS, from_stored
 
 
 @dataclass
 class Persisted:
     order: list[str] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
-    settings: dict = field(default_factory=lambda: {"filter": "all"})
+    settings: dict = field(default_factory=lambda: dict(DEFAULTS))
 
 
 def parse(data: bytes) -> Persisted:
@@ -39,10 +38,7 @@ def parse(data: bytes) -> Persisted:
         raise ValueError("'hidden' must be a list of names")
     if not isinstance(settings, dict):
         raise ValueError("'settings' must be an object")
-    out = Persisted(list(dict.fromkeys(order)), set(hidden))
-    if settings.get("filter") in FILTERS:
-        out.settings["filter"] = settings["filter"]
-    return out
+    return Persisted(list(dict.fromkeys(order)), set(hidden), from_stored(settings))
 
 
 def encode(p: Persisted) -> bytes:

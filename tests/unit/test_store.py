@@ -7,6 +7,7 @@ import orjson
 import pytest
 from hypothesis import given, strategies as st
 
+from services.settings import DEFAULTS, FILTERS
 from services.state import store
 
 from ._builders import PROPS
@@ -14,15 +15,15 @@ from ._builders import PROPS
 
 def test_defaults():
     p = store.Persisted()
-    assert p.order == [] and p.hidden == set() and p.settings == {"filter": "all"}
+    assert p.order == [] and p.hidden == set() and p.settings == DEFAULTS
     assert store.Persisted().settings is not p.settings          # no shared mutable default
 
 
 @pytest.mark.parametrize("p", [
     store.Persisted(),
-    store.Persisted(["b", "a", "gone"], {"a"}, {"filter": "running"}),
+    store.Persisted(["b", "a", "gone"], {"a"}, {**DEFAULTS, "filter": "running", "theme": "nord", "width": 40}),
     store.Persisted(["my session", "\\$HOME", "it's", "日本語", "-x", ""], {"it's", "not in order"},
-                    {"filter": "active"}),
+                    {**DEFAULTS, "filter": "active"}),
 ])
 def test_parse_accepts_what_encode_writes(p):
     assert store.parse(store.encode(p)) == p
@@ -30,9 +31,9 @@ def test_parse_accepts_what_encode_writes(p):
 
 @PROPS
 @given(st.lists(st.text(max_size=20), unique=True, max_size=15), st.sets(st.text(max_size=20), max_size=10),
-       st.sampled_from(store.FILTERS))
+       st.sampled_from(FILTERS))
 def test_round_trip_property(order, hidden, filter_):
-    p = store.Persisted(order, hidden, {"filter": filter_})
+    p = store.Persisted(order, hidden, {**DEFAULTS, "filter": filter_})
     assert store.parse(store.encode(p)) == p
 
 
@@ -48,7 +49,7 @@ def test_duplicate_names_keep_their_first_place():
 @pytest.mark.parametrize("filter_", ["bogus", 3, None, ["all"]])
 def test_unknown_filter_falls_back_to_all(filter_):
     data = orjson.dumps({"order": [], "hidden": [], "settings": {"filter": filter_}})
-    assert store.parse(data).settings == {"filter": "all"}
+    assert store.parse(data).settings == DEFAULTS
 
 
 @pytest.mark.parametrize("data", [
@@ -73,7 +74,7 @@ def test_parse_of_arbitrary_bytes_only_raises_value_error(data):
         return
     assert isinstance(p, store.Persisted)
     assert all(isinstance(n, str) for n in p.order) and all(isinstance(n, str) for n in p.hidden)
-    assert p.settings["filter"] in store.FILTERS
+    assert p.settings["filter"] in FILTERS
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=5),
@@ -102,7 +103,7 @@ def test_load_of_a_missing_file_gives_defaults_and_creates_nothing(tmp_path):
 
 def test_save_then_load(tmp_path):
     path = tmp_path / "cfg" / "order.json"
-    p = store.Persisted(["b", "a"], {"a"}, {"filter": "active"})
+    p = store.Persisted(["b", "a"], {"a"}, {**DEFAULTS, "filter": "active"})
     store.save(str(path), p)
     assert store.load(str(path)) == p
     assert os.listdir(path.parent) == ["order.json"]            # no temp files left behind
@@ -154,3 +155,10 @@ def test_corrupt_file_that_cannot_be_moved_aside_still_gives_defaults(tmp_path, 
     monkeypatch.setattr(store, "move_aside", refuse)
     assert store.load(str(path)) == store.Persisted()
     assert path.read_bytes() == b"garbage"
+
+
+@pytest.mark.parametrize("stored", [{"theme": "no-such-theme"}, {"width": 3}, {"width": "wide"},
+                                    {"width": True}, {"bogus": 1}, {"filter": None}])
+def test_invalid_settings_fall_back_to_their_defaults(stored):
+    data = orjson.dumps({"settings": stored})
+    assert store.parse(data).settings == DEFAULTS
