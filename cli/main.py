@@ -56,6 +56,47 @@ def build_parser() -> Parser:
     s.add_argument("-c", "--dir", metavar="DIR")
     s.add_argument("--switch", action="store_true", help="switch the client to it")
     s.add_argument("--client", metavar="TTY")
+    agents = ["claude-code", "codex", "opencode", "amp", "pi", "kilo", "gemini", "aider"]
+    statuses = ["idle", "running", "tool-running", "waiting", "done", "error", "interrupted", "stale"]
+    tones = ["neutral", "info", "success", "warn", "error"]
+    s = sub.add_parser("emit", help="report an agent's state (for scripts and agents)")
+    s.add_argument("--agent", required=True, choices=agents)
+    s.add_argument("--status", required=True, choices=statuses)
+    s.add_argument("--thread-id")
+    s.add_argument("--thread-name")
+    s.add_argument("--pane", metavar="%N", help="default: the calling pane")
+    s.add_argument("--session", metavar="NAME")
+    s.add_argument("--dir", metavar="PATH")
+    s = sub.add_parser("hook", help="run by an agent's hooks: reads its JSON, always exits 0")
+    s.add_argument("agent", choices=["claude-code", "codex", "gemini"])
+    s.add_argument("payload", nargs="?", help="the JSON, when the agent passes it as an argument (Codex notify)")
+    s = sub.add_parser("hooks", help="install or uninstall our hooks in an agent's settings")
+    s.add_argument("action", choices=["install", "uninstall"])
+    s.add_argument("agent", choices=["claude-code", "codex", "gemini"])
+    s.add_argument("--dry-run", action="store_true", help="show the diff, change nothing")
+    s = sub.add_parser("set-status", help="set (or --clear) a session's status pill")
+    s.add_argument("session")
+    s.add_argument("text", nargs="?")
+    s.add_argument("--clear", action="store_true")
+    s.add_argument("--tone", choices=tones)
+    s = sub.add_parser("set-progress", help="set a session's progress bar")
+    s.add_argument("session")
+    s.add_argument("--current", type=float)
+    s.add_argument("--total", type=float)
+    s.add_argument("--percent", type=float)
+    s.add_argument("--label")
+    s.add_argument("--clear", action="store_true")
+    s = sub.add_parser("log", help="add a line to a session's log")
+    s.add_argument("session")
+    s.add_argument("message")
+    s.add_argument("--tone", choices=tones)
+    s.add_argument("--source")
+    s = sub.add_parser("clear-log", help="empty a session's log")
+    s.add_argument("session")
+    s = sub.add_parser("notify", help="log a message and show it on every attached client")
+    s.add_argument("session")
+    s.add_argument("message")
+    s.add_argument("--tone", choices=tones)
     s = sub.add_parser("sidebar", help="run the sidebar in this pane")
     s.add_argument("--client", metavar="TTY", help="the client whose session is marked current")
     return p
@@ -170,7 +211,20 @@ def cmd_logs(rt, args) -> int:
     return EXIT_OK
 
 
+def _now() -> float:
+    import time
+    return time.time()
+
+
+def _num(value: float | None):
+    """Whole numbers travel as integers (a progress of 3/10, not 3.0/10.0)."""
+    return int(value) if value is not None and value == int(value) else value
+
+
 def run_command(args) -> int:
+    if args.command == "hook":
+        from cli.hook import run as run_hook
+        return run_hook(args.agent, args.payload)
     rt = _runtime(args)
     pane = _calling_pane(rt)
     c = args.command
@@ -209,6 +263,51 @@ def run_command(args) -> int:
         r = _ask_state(rt, "new", name=args.name, dir=os.path.abspath(args.dir) if args.dir else None,
                        switch=args.switch or None, client=args.client, pane=pane)
         print(r["name"])
+        return EXIT_OK
+    if c == "emit":
+        _ask_state(rt, "event", agent=args.agent, source="emit", status=args.status, thread_id=args.thread_id,
+                   thread_name=args.thread_name, name_rank=3 if args.thread_name else None,
+                   pane=args.pane or pane, session=args.session,
+                   dir=os.path.abspath(args.dir) if args.dir else None, at=_now())
+        return EXIT_OK
+    if c == "set-status":
+        if args.clear == (args.text is not None):
+            raise UsageError("set-status needs TEXT or --clear")
+        _ask_state(rt, "set_status", session=args.session, text=args.text, tone=args.tone)
+        return EXIT_OK
+    if c == "set-progress":
+        if args.clear and any(v is not None for v in (args.current, args.total, args.percent, args.label)):
+            raise UsageError("set-progress --clear takes no other option")
+        if not args.clear and args.percent is None and (args.current is None or args.total is None):
+            raise UsageError("set-progress needs --current N --total M, --percent P or --clear")
+        _ask_state(rt, "set_progress", session=args.session, clear=args.clear or None, current=_num(args.current),
+                   total=_num(args.total), percent=_num(args.percent), label=args.label)
+        return EXIT_OK
+    if c == "log":
+        _ask_state(rt, "log", session=args.session, message=args.message, tone=args.tone, source=args.source)
+        return EXIT_OK
+    if c == "clear-log":
+        _ask_state(rt, "clear_log", session=args.session)
+        return EXIT_OK
+    if c == "notify":
+        _ask_state(rt, "notify", session=args.session, message=args.message, tone=args.tone)
+        return EXIT_OK
+    if c == "hooks":
+        from cli import hooks_config
+        binary = os.path.realpath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "opensessions" \
+            else (__import__("shutil").which("opensessions") or "opensessions")
+        try:
+            path, diff, backup = hooks_config.apply(args.agent, args.action, binary, args.dry_run)
+        except hooks_config.HooksError as e:
+            raise CommandFailed("hooks", str(e)) from None
+        if not diff:
+            print(f"{path}: already {'installed' if args.action == 'install' else 'without opensessions hooks'}")
+            return EXIT_OK
+        sys.stdout.write(diff)
+        if args.dry_run:
+            print(f"(dry run: {path} not changed)")
+        else:
+            print(f"{path}: {args.action}ed" + (f" (backup: {backup})" if backup else ""))
         return EXIT_OK
     if c == "sidebar":
         from cli.sidebar.app import run as run_sidebar

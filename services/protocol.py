@@ -54,6 +54,13 @@ NO_CLIENT = "no_client"
 TMUX_ERROR = "tmux_error"
 INTERNAL = "internal"
 
+# the vocabulary of agent state, shared by hooks, the collector, state and sidebars
+STATUSES = ("idle", "running", "tool-running", "waiting", "done", "error", "interrupted", "stale")
+AGENTS = ("claude-code", "codex", "opencode", "amp", "pi", "kilo", "gemini", "aider")
+SOURCES = ("process", "screen", "transcript", "status-file", "hook", "emit")
+TONES = ("neutral", "info", "success", "warn", "error")
+STATUS_TEXT_MAX, PROGRESS_LABEL_MAX, LOG_MESSAGE_MAX, LOGS_PER_SESSION = 100, 100, 500, 50
+
 USAGE_ERRORS = {BAD_JSON, BAD_MESSAGE, UNKNOWN_TYPE, BAD_VERSION, TOO_LARGE, AMBIGUOUS_CLIENT}
 
 
@@ -103,6 +110,34 @@ COMMANDS: dict[str, dict[str, F]] = {
     "highlight": {"client": F(STR, max_len=NAME_MAX, name_like=True), "session": _name},
 }
 
+_session = F(STR, max_len=NAME_MAX, name_like=True)
+_tone = F(STR, required=False, choices=frozenset(TONES))
+_number = (int, float)
+COMMANDS.update({
+    # evidence about an agent thread, from hooks, `emit`, and (inside obs.events) the collector
+    "event": {"agent": F(STR, choices=frozenset(AGENTS)), "source": F(STR, choices=frozenset(SOURCES)),
+              "status": F(OPT_STR, required=False, choices=frozenset(STATUSES)),
+              "thread_id": F(OPT_STR, required=False, max_len=256, name_like=True),
+              "thread_name": F(OPT_STR, required=False, max_len=2000),
+              "name_rank": F(INT, required=False),
+              "pane": _pane, "session": F(OPT_STR, required=False, max_len=NAME_MAX, name_like=True),
+              "dir": F(OPT_STR, required=False, max_len=4096, name_like=True),
+              "pid": F((int, type(None)), required=False), "at": F(_number, required=False),
+              "keeps_waiting": F((bool,), required=False), "ends": F((bool,), required=False),
+              "hook": F(OPT_STR, required=False, max_len=64)},
+    # metadata scripts push about a session (DESIGN §3 limits)
+    "set_status": {"session": _session, "text": F(OPT_STR, max_len=STATUS_TEXT_MAX), "tone": _tone},
+    "set_progress": {"session": _session, "clear": F((bool,), required=False),
+                     "current": F(_number, required=False), "total": F(_number, required=False),
+                     "percent": F(_number, required=False),
+                     "label": F(OPT_STR, required=False, max_len=PROGRESS_LABEL_MAX)},
+    "log": {"session": _session, "message": F(STR, max_len=LOG_MESSAGE_MAX), "tone": _tone,
+            "source": F(OPT_STR, required=False, max_len=64)},
+    "clear_log": {"session": _session},
+    "notify": {"session": _session, "message": F(STR, max_len=LOG_MESSAGE_MAX), "tone": _tone},
+    "seen": {"session": _session},
+})
+
 # -- observations pushed by the collector to state (PULL) ---------------------------------
 OBSERVATIONS: dict[str, dict[str, F]] = {
     "obs.tmux": {"panes": F(LIST), "clients": F(LIST)},
@@ -110,6 +145,7 @@ OBSERVATIONS: dict[str, dict[str, F]] = {
     "obs.agents": {"panes": F(DICT), "at": F((int, float))},
     "obs.ports": {"sessions": F(DICT)},
     "obs.git": {"dirs": F(DICT)},
+    "obs.events": {"events": F(LIST)},
 }
 
 # -- snapshot traffic ---------------------------------------------------------------------
@@ -216,3 +252,10 @@ def published_snapshot(seq: int, epoch: str, snapshot: dict | None) -> bytes:
 
 def heartbeat(seq: int, epoch: str) -> bytes:
     return _codec()[0]({"v": VERSION, "type": "heartbeat", "seq": seq, "epoch": epoch})
+
+
+def validate_event(item: object) -> dict:
+    """One event inside obs.events, checked exactly like an `event` command."""
+    if not isinstance(item, dict):
+        raise ProtocolError(BAD_MESSAGE, "an event must be an object")
+    return validate({**item, "v": VERSION, "type": "event"}, COMMANDS)

@@ -335,6 +335,10 @@ class Tmux:
     def switch_client(self, client_tty: str, session_name: str) -> None:
         self.cmd("switch-client", "-c", client_tty, "-t", session_target(session_name))
 
+    def display_message(self, client_tty: str, text: str) -> None:
+        # -I-less display-message expands formats: keep a user's '#' literal
+        self.cmd("display-message", "-c", client_tty, text.replace("#", "##"))
+
     def kill_session(self, session_name: str) -> None:
         self.cmd("kill-session", "-t", session_target(session_name))
 

@@ -2,6 +2,7 @@
 snapshots PUSHed to the publisher after every change. All decisions live in the model."""
 from __future__ import annotations
 
+import os
 import time
 
 import orjson  # noqa: F401  (loaded first, so the protocol encodes with it)
@@ -10,10 +11,10 @@ import zmq
 from services import log
 from services import protocol as P
 from services.config import load as load_config
-from services.paths import Runtime, ensure_private_dir
+from services.paths import Runtime, atomic_write, ensure_private_dir, move_aside
 from services.settings import validate as validate_setting
 from services.sockets import Stopper, socket, split_envelope
-from services.state import store
+from services.state import checkpoint, store
 from services.state.model import CommandError, Model
 from services.state.order import merged_order
 from services.state.snapshot import build_snapshot
@@ -31,6 +32,10 @@ class StateService:
         persisted = store.load(rt.order_file)
         self.model = Model(user_order=persisted.order, hidden=persisted.hidden,
                            settings=persisted.settings, tracker=Tracker(exited_linger))
+        self.checkpoint_path = os.path.join(rt.dir, "checkpoint.json")
+        self._restore_checkpoint()
+        self.checkpoint_dirty = False
+        self._next_checkpoint = 0.0
         self.tmux = Tmux(rt.socket_path)
         self.ctx = zmq.Context.instance()
         self.cmd = socket(self.ctx, zmq.ROUTER, max_msg=P.MAX_COMMAND_BYTES + 1024)
@@ -41,13 +46,39 @@ class StateService:
         self.out = socket(self.ctx, zmq.PUSH, sndhwm=16)
         self.out.connect(rt.snapshot_in_endpoint)
         self.stats = {"commands": 0, "command_errors": 0, "bad_messages": 0, "observations": 0,
-                      "bad_observations": 0, "observations_unchanged": 0, "snapshots_pushed": 0,
+                      "bad_observations": 0, "bad_events": 0, "observations_unchanged": 0, "snapshots_pushed": 0,
                       "snapshots_unchanged": 0}
         self._last_observation: dict[str, bytes] = {}
         self.changed = True
         self._last_body: bytes | None = None
         self._next_reconnect = 0.0
         self._next_expire = 0.0
+
+    def _restore_checkpoint(self) -> None:
+        try:
+            with open(self.checkpoint_path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            log.error("checkpoint_unreadable", path=self.checkpoint_path, error=e)
+            return
+        try:
+            n = checkpoint.restore(self.model, data)
+            log.info("checkpoint_restored", threads=n, sessions_with_metadata=len(self.model.metadata))
+        except ValueError as e:
+            try:
+                aside = move_aside(self.checkpoint_path, time.time())
+            except OSError:
+                aside = "(left in place)"
+            log.error("checkpoint_corrupt", path=self.checkpoint_path, error=e, kept_as=aside)
+
+    def write_checkpoint(self) -> None:
+        try:
+            atomic_write(self.checkpoint_path, checkpoint.encode(self.model))
+            self.checkpoint_dirty = False
+        except OSError as e:
+            log.error("checkpoint_write_failed", path=self.checkpoint_path, error=e)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -122,11 +153,42 @@ class StateService:
                 m.highlights[msg["client"]] = session.name
                 self.changed = True
             return {"client": msg["client"], "session": session.name}
+        if kind == "event":
+            if m.apply_event(msg, now):
+                self.changed = True
+            return {"accepted": True}
+        if kind == "seen":
+            session = m.find_session(msg["session"])
+            if m.tracker.mark_seen_session(session.id):
+                self.changed = True
+            return {"session": session.name}
+        if kind in ("set_status", "set_progress", "log", "clear_log", "notify"):
+            return self._metadata(kind, msg, now)
         if kind == "kill":
             return self._kill(msg)
         if kind == "new":
             return self._new(msg)
         raise CommandError(P.UNKNOWN_TYPE, f"unknown command {kind!r}")
+
+    def _metadata(self, kind: str, msg: dict, now: float) -> dict:
+        m = self.model
+        if kind == "set_status":
+            name = m.set_status(msg["session"], msg["text"], msg.get("tone"), now)
+        elif kind == "set_progress":
+            name = m.set_progress(msg["session"], msg, now)
+        elif kind == "log":
+            name = m.add_log(msg["session"], msg["message"], msg.get("tone"), msg.get("source"), now)
+        elif kind == "clear_log":
+            name = m.clear_log(msg["session"])
+        else:   # notify: into the log, and a message on every attached client's status line
+            name = m.add_log(msg["session"], msg["message"], msg.get("tone") or "info", "notify", now)
+            for tty in list(m.clients):
+                try:
+                    self.tmux.display_message(tty, f"opensessions · {name}: {msg['message']}")
+                except (TmuxError, TmuxUnavailable):
+                    pass
+        self.changed = self.checkpoint_dirty = True
+        return {"session": name}
 
     def _kill(self, msg: dict) -> dict:
         m = self.model
@@ -174,7 +236,10 @@ class StateService:
                 self.stats["bad_observations"] += 1
                 log.warn("bad_observation", code=e.code, error=e.message)
                 continue
-            key = "obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]
+            if msg["type"] == "obs.events":   # evidence, not state: every batch counts
+                key = f"obs.events#{self.stats['observations']}"
+            else:
+                key = "obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]
             batch.pop(key, None)
             batch[key] = (frame, msg)
             self.drain_commands()
@@ -183,7 +248,8 @@ class StateService:
                 self.stats["observations_unchanged"] += 1
                 continue
             self.apply_observation(msg)
-            self._last_observation[key] = frame
+            if not key.startswith("obs.events#"):
+                self._last_observation[key] = frame
             self.drain_commands()
 
     def apply_observation(self, msg: dict) -> None:
@@ -201,11 +267,25 @@ class StateService:
             applied = m.apply_ports(msg["sessions"])
         elif kind == "obs.git":
             applied = m.apply_git(msg["dirs"])
+        elif kind == "obs.events":
+            applied = self.apply_events(msg["events"], now)
         if applied:
             self.changed = True
         else:
             self.stats["bad_observations"] += 1
             log.warn("bad_observation", type=kind, error="malformed item; observation refused whole")
+
+    def apply_events(self, events: list, now: float) -> bool:
+        """Evidence read by the collector; a bad event is counted and skipped, the rest apply."""
+        for item in events:
+            try:
+                e = P.validate_event(item)
+                if self.model.apply_event(e, now):
+                    self.changed = True
+            except (P.ProtocolError, CommandError) as err:
+                self.stats["bad_events"] += 1
+                log.warn("bad_event", error=getattr(err, "message", str(err)))
+        return True
 
     def handle_tmux_notifications(self) -> None:
         control = self.tmux.control
@@ -231,6 +311,7 @@ class StateService:
             self.out.send(P.encode("state.snapshot", snapshot=snap), zmq.NOBLOCK)
             self._last_body = body
             self.stats["snapshots_pushed"] += 1
+            self.checkpoint_dirty = True
         except zmq.Again:
             pass   # the publisher is away; it asks for the snapshot when it comes back
 
@@ -257,8 +338,11 @@ class StateService:
                 log.info("tmux_control_connected", socket=self.rt.socket_path)
         if now >= self._next_expire:
             self._next_expire = now + 1.0
-            if self.model.tracker.expire(self.clock()):
+            if self.model.tracker.expire(self.clock(), self.model.looking):
                 self.changed = True
+        if self.checkpoint_dirty and now >= self._next_checkpoint:
+            self._next_checkpoint = now + 1.0   # at most once a second, off the command path
+            self.write_checkpoint()
 
     def run(self) -> None:
         stopper = Stopper()
@@ -309,6 +393,8 @@ class StateService:
 
     def close(self) -> None:
         self.persist()
+        if self.checkpoint_dirty:
+            self.write_checkpoint()
         self.tmux.close()
         for s in (self.cmd, self.obs, self.out):
             s.close(0)

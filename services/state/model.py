@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from services import protocol as P
 from services.settings import DEFAULTS
 from services.state import order as O
-from services.state.tracker import Thread, Tracker, representative_state
+from services.state.metadata import Metadata, progress_of
+from services.state.tracker import Event, Thread, Tracker, representative_state
 from services.tmux import display_name, stored_name
 
 
@@ -82,6 +83,7 @@ class Model:
     hidden: set[str] = field(default_factory=set)
     settings: dict = field(default_factory=lambda: dict(DEFAULTS))
     highlights: dict[str, str] = field(default_factory=dict)       # client tty → session name
+    metadata: dict[str, Metadata] = field(default_factory=dict)     # by session name
     tracker: Tracker = field(default_factory=Tracker)
     ports: dict[str, list[int]] = field(default_factory=dict)       # by session id
     git: dict[str, dict] = field(default_factory=dict)              # by dir
@@ -129,7 +131,8 @@ class Model:
         self.tracker.forget_panes(set(new_panes), now)
         for t in self.tracker.threads.values():
             if t.pane_id in new_panes:
-                t.session_id = new_panes[t.pane_id].session_id
+                t.session_id, t.session_guessed = new_panes[t.pane_id].session_id, False
+        self.tracker.mark_seen(self.looking)
         return True
 
     def apply_tmux_down(self, reason: str, now: float) -> None:
@@ -173,13 +176,89 @@ class Model:
         return True
 
     def rename(self, renames: dict[str, str]) -> None:
-        """Sessions renamed in tmux keep their place and their hidden flag, all at once."""
+        """Sessions renamed in tmux keep their place, hidden flag and metadata, all at once."""
+        moved = {new: self.metadata.pop(old) for old, new in renames.items() if old in self.metadata}
+        self.metadata.update(moved)
         if any(n in renames for n in self.user_order):
             self.user_order = O.rename_all(self.user_order, renames)
             self.order_dirty = True
         if any(n in renames for n in self.hidden):
             self.hidden = {renames.get(n, n) for n in self.hidden}
             self.order_dirty = True
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def looking(self, t: Thread) -> bool:
+        """Is some client looking at this thread: at its pane, or at its session when the pane
+        is unknown?"""
+        if t.pane_id is not None:
+            return any(c.pane_id == t.pane_id for c in self.clients.values())
+        return t.session_id is not None and any(c.session_id == t.session_id for c in self.clients.values())
+
+    def session_for_dir(self, directory: str) -> str | None:
+        """A thread's working dir → a session: exact dir, else the deepest parent, else a child."""
+        directory = directory.rstrip("/") or "/"
+        best, best_len = None, -1
+        for s in self.ordered():
+            d = s.dir.rstrip("/") or "/"
+            if d == directory:
+                return s.id
+            if directory.startswith(d + "/") or d == "/":
+                if len(d) > best_len:
+                    best, best_len = s.id, len(d)
+        if best is not None:
+            return best
+        for s in self.ordered():
+            if s.dir.startswith(directory.rstrip("/") + "/"):
+                return s.id
+        return None
+
+    def apply_event(self, e: dict, now: float) -> bool:
+        """One validated `event` (a hook, `emit`, or the collector's transcript/screen reading)."""
+        session_id = None
+        if e.get("session"):
+            session_id = self.find_session(e["session"]).id
+        ev = Event(agent=e["agent"], source=e["source"], status=e.get("status"), thread_id=e.get("thread_id"),
+                   thread_name=e.get("thread_name"), name_rank=e.get("name_rank") or 1, pane=e.get("pane"),
+                   session=session_id, dir=e.get("dir"), pid=e.get("pid"), at=e.get("at"),
+                   keeps_waiting=bool(e.get("keeps_waiting")), ends=bool(e.get("ends")))
+        if ev.at is not None and ev.at > now + 5:
+            ev.at = now   # a clock ahead of ours must not freeze a thread against newer evidence
+        pane_session = {p.id: p.session_id for p in self.panes.values()}
+        return self.tracker.apply_event(ev, now, pane_session, self.session_for_dir, self.looking)
+
+    # -- metadata -------------------------------------------------------------------------
+
+    def meta(self, name: str) -> tuple[Session, Metadata]:
+        session = self.find_session(name)
+        return session, self.metadata.setdefault(session.name, Metadata())
+
+    def set_status(self, name: str, text: str | None, tone: str | None, now: float) -> str:
+        session, m = self.meta(name)
+        m.status = None if text is None else {"text": text, "tone": tone or "neutral", "ts": now}
+        return session.name
+
+    def set_progress(self, name: str, msg: dict, now: float) -> str:
+        session, m = self.meta(name)
+        if msg.get("clear"):
+            m.progress = None
+            return session.name
+        try:
+            m.progress = progress_of(msg.get("current"), msg.get("total"), msg.get("percent"),
+                                     msg.get("label"), now)
+        except ValueError as e:
+            raise CommandError(P.BAD_MESSAGE, str(e)) from None
+        return session.name
+
+    def add_log(self, name: str, message: str, tone: str | None, source: str | None, now: float) -> str:
+        session, m = self.meta(name)
+        m.logs.append({"message": message, "tone": tone or "neutral", "source": source, "ts": now})
+        return session.name
+
+    def clear_log(self, name: str) -> str:
+        session, m = self.meta(name)
+        m.logs.clear()
+        return session.name
 
     # -- derived views --------------------------------------------------------------------
 
@@ -301,6 +380,7 @@ class Model:
     def forget_session(self, session: Session) -> None:
         """After a kill: drop it now rather than wait for the collector to notice."""
         self.sessions.pop(session.id, None)
+        self.metadata.pop(session.name, None)
         self.panes = {k: p for k, p in self.panes.items() if p.session_id != session.id}
         if session.name in self.user_order:
             self.user_order.remove(session.name)
@@ -322,6 +402,15 @@ class Model:
         c = self.clients.get(tty)
         if c is not None:
             c.session_id, c.session_name = session.id, session.name
+            self._client_moved(c)
+
+    def _client_moved(self, c: Client) -> None:
+        """Until the next listing tells its pane, a client that moved looks at the new session's
+        active pane; threads there are seen now."""
+        active = [p for p in self.panes.values() if p.session_id == c.session_id and p.active and p.window_active]
+        c.pane_id = active[0].id if active else ""
+        c.window_id = active[0].window_id if active else ""
+        self.tracker.mark_seen(self.looking)
 
     def client_session_changed(self, client_name: str, session_id: str, session_name: str) -> bool:
         """A control-mode %client-session-changed: the fastest news of a switch."""
@@ -329,4 +418,5 @@ class Model:
         if c is None or (c.session_id == session_id and c.session_name == session_name):
             return False
         c.session_id, c.session_name = session_id, session_name
+        self._client_moved(c)
         return True

@@ -32,7 +32,8 @@ def build_snapshot(model: Model, now: float, socket_path: str = "") -> dict:
             "agents": [t.to_dict() for t in threads],
             "agent_state": representative_state(threads),
             "unseen": any(t.unseen for t in threads),
-            "metadata": {"status": None, "progress": None, "logs": []},
+            "metadata": (model.metadata[s.name].to_dict() if s.name in model.metadata
+                         else {"status": None, "progress": None, "logs": []}),
         })
     live_hidden = sorted(n for n in model.hidden if any(s.name == n for s in model.sessions.values()))
     clients = [{"tty": c.tty, "session": c.session_name, "session_id": c.session_id,

@@ -1,17 +1,34 @@
-"""Agent threads known to state, one per thread, each in exactly one session.
+"""Agent threads known to state: what each is doing, whether the user has seen its result,
+whether its process lives, and in which one session it is. Pure: time is always given.
 
-This part covers presence by process identity: an agent process seen under a pane is a thread
-that is `alive`; when its process goes away it is `exited`, and it is forgotten after a linger.
+Evidence comes from sources of different strength (`SOURCE_RANK`). A claim is replaced by newer
+evidence, never by older evidence, and a weaker source cannot replace a stronger claim made
+within `STRONG_HOLD` seconds (a hook saying `waiting` is not undone by a transcript read that
+happens to land a moment later). A fresh `waiting` is cleared only by evidence that the user
+answered (a tool finished, a new prompt, the turn ended) — not by a running-type hook that
+re-fires during the turn. A thread's pane binding (from a hook's `$TMUX_PANE`, a status file or
+an agent process under the pane) beats any guess from its working directory.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
-STATUSES = ("idle", "running", "tool-running", "waiting", "done", "error", "interrupted", "stale")
+
+from services.protocol import AGENTS, SOURCES, STATUSES  # noqa: F401  (the wire vocabulary)
+
 TERMINAL = {"done", "error", "interrupted", "stale"}
+ACTIVE = {"running", "tool-running", "waiting"}
 PRIORITY = {s: i for i, s in enumerate(
     ("tool-running", "running", "error", "stale", "interrupted", "waiting", "done", "idle"))}
-AGENTS = ("claude-code", "codex", "opencode", "amp", "pi", "kilo", "gemini", "aider")
+SOURCE_RANK = {"process": 0, "screen": 1, "transcript": 2, "status-file": 3, "hook": 3, "emit": 3}
+
+STRONG_HOLD = 5.0            # seconds a stronger claim shields itself from weaker sources
+STALE_AFTER = 180.0          # running with no evidence and no live process → stale
+PRUNE_SEEN_AFTER = 300.0     # terminal/idle threads without a live pane, seen
+PRUNE_UNSEEN_AFTER = 1800.0  # … and unseen
+MAX_THREADS = 2000           # memory bound: the oldest dead threads go first
+NAME_MAX = 80
 
 
 @dataclass
@@ -25,13 +42,37 @@ class Thread:
     status: str = "idle"
     unseen: bool = False
     liveness: str = "alive"
-    since: float = 0.0
-    source: str = "process"
+    since: float = 0.0              # when the status last changed
+    source: str = "process"         # the source of the current status
+    status_at: float = 0.0          # when that evidence happened
+    evidence_at: float = 0.0        # the last evidence of any kind
+    name_rank: int = 0
+    placeholder: bool = False       # known only from a process; no thread id from the agent yet
+    dir: str | None = None
+    session_guessed: bool = False   # session from the working directory, not from a pane
 
     def to_dict(self) -> dict:
         return {"agent": self.agent, "thread_id": self.thread_id, "thread_name": self.thread_name,
                 "status": self.status, "unseen": self.unseen, "liveness": self.liveness,
                 "pane_id": self.pane_id, "since": self.since}
+
+
+@dataclass
+class Event:
+    """One piece of evidence about an agent thread (see protocol's `event`)."""
+    agent: str
+    source: str
+    status: str | None = None
+    thread_id: str | None = None
+    thread_name: str | None = None
+    name_rank: int = 1              # 3 user-given title, 2 agent's title, 1 first prompt
+    pane: str | None = None
+    session: str | None = None      # a session id
+    dir: str | None = None
+    pid: int | None = None
+    at: float | None = None
+    keeps_waiting: bool = False     # running-type evidence that does not mean the user answered
+    ends: bool = False              # the thread ended (its process quit)
 
 
 def representative_state(threads: list[Thread]) -> str | None:
@@ -43,53 +84,247 @@ def representative_state(threads: list[Thread]) -> str | None:
     return min((t.status for t in threads), key=lambda s: PRIORITY.get(s, len(PRIORITY)))
 
 
+def clean_name(text: str | None) -> str | None:
+    if not text:
+        return None
+    line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    if not line:
+        return None
+    return line if len(line) <= NAME_MAX else line[:NAME_MAX - 1] + "…"
+
+
+Looking = Callable[[Thread], bool]
+
+
 class Tracker:
     def __init__(self, exited_linger: float = 30.0):
         self.threads: dict[str, Thread] = {}
         self.exited_linger = exited_linger
+        self.rejected = 0
+
+    # -- identity -------------------------------------------------------------------------
+
+    @staticmethod
+    def key(agent: str, thread_id: str) -> str:
+        return f"{agent}\x00{thread_id}"
 
     @staticmethod
     def presence_id(agent: str, pane_id: str, pid: int) -> str:
         return f"{agent}:{pane_id}:{pid}"
 
+    def _bound(self, agent: str, pane: str) -> list[Thread]:
+        return [t for t in self.threads.values() if t.agent == agent and t.pane_id == pane]
+
+    def _find(self, ev: Event) -> Thread | None:
+        if ev.thread_id:
+            return self.threads.get(self.key(ev.agent, ev.thread_id))
+        candidates = []
+        if ev.pid is not None:
+            candidates = [t for t in self.threads.values() if t.agent == ev.agent and t.pid == ev.pid]
+        if not candidates and ev.pane:
+            candidates = [t for t in self._bound(ev.agent, ev.pane) if t.liveness == "alive"] \
+                or self._bound(ev.agent, ev.pane)
+        return max(candidates, key=lambda t: (not t.placeholder, t.evidence_at), default=None)
+
+    def _bind(self, t: Thread, pane: str, session_id: str | None, pid: int | None, now: float) -> None:
+        """Give the pane to this thread: a placeholder there is absorbed, an older thread of the
+        same agent there has ended (one agent process per pane runs one thread at a time)."""
+        for other in self._bound(t.agent, pane):
+            if other is t:
+                continue
+            if other.placeholder:
+                if pid is None and other.liveness == "alive":
+                    pid = other.pid
+                del self.threads[self.key(other.agent, other.thread_id)]
+            elif pid is None or other.pid == pid or other.pid is None:
+                other.pane_id, other.liveness = None, "exited"
+                if other.status in ACTIVE:
+                    self._set_status(other, "interrupted", "process", now, now, looking=None)
+        t.pane_id = pane
+        if session_id is not None:
+            t.session_id, t.session_guessed = session_id, False
+        if pid is not None:
+            t.pid = pid
+        t.liveness = "alive"   # the agent just spoke from that pane
+
+    # -- evidence -------------------------------------------------------------------------
+
+    def apply_event(self, ev: Event, now: float, pane_session: dict[str, str],
+                    session_for_dir: Callable[[str], str | None], looking: Looking) -> bool:
+        """Apply one piece of evidence. Returns whether anything visible changed."""
+        at = ev.at if ev.at is not None else now
+        t = self._find(ev)
+        if t is None:
+            if ev.ends and ev.status is None:
+                return False
+            tid = ev.thread_id or (f"{ev.source}:{ev.pane or ev.session or ev.dir or ev.pid}")
+            t = Thread(ev.agent, tid, None, None, since=now, source=ev.source, status_at=at,
+                       evidence_at=at, liveness="unknown")
+            self.threads[self.key(ev.agent, tid)] = t
+            changed = True
+        else:
+            changed = False
+        before = (t.status, t.unseen, t.liveness, t.pane_id, t.session_id, t.thread_name)
+        if ev.pane and ev.pane in pane_session:
+            if t.pane_id != ev.pane or ev.pid is not None and t.pid != ev.pid:
+                self._bind(t, ev.pane, pane_session[ev.pane], ev.pid, now)
+            elif t.session_id != pane_session[ev.pane]:
+                t.session_id, t.session_guessed = pane_session[ev.pane], False
+        elif ev.session and t.pane_id is None:
+            t.session_id, t.session_guessed = ev.session, False
+        if ev.dir:
+            t.dir = ev.dir
+            if t.pane_id is None and (t.session_id is None or t.session_guessed):
+                guess = session_for_dir(ev.dir)
+                if guess is not None:
+                    t.session_id, t.session_guessed = guess, True
+        if ev.pid is not None and t.pid is None:
+            t.pid = ev.pid
+        if ev.pid is not None and t.liveness != "alive" and not ev.ends:
+            t.liveness = "alive"
+        name = clean_name(ev.thread_name)
+        if name and (ev.name_rank > t.name_rank or t.thread_name is None
+                     or (ev.name_rank == t.name_rank and ev.name_rank >= 2)):
+            t.thread_name, t.name_rank = name, max(ev.name_rank, t.name_rank)
+        t.evidence_at = max(t.evidence_at, at)
+        if ev.status is not None:
+            if self._accepts(t, ev, at):
+                self._set_status(t, ev.status, ev.source, at, now, looking)
+            else:
+                self.rejected += 1
+        if ev.ends:
+            t.liveness = "exited"
+            if t.status in ACTIVE:
+                self._set_status(t, "interrupted", ev.source, at, now, looking)
+        return changed or before != (t.status, t.unseen, t.liveness, t.pane_id, t.session_id, t.thread_name)
+
+    @staticmethod
+    def _accepts(t: Thread, ev: Event, at: float) -> bool:
+        if at < t.status_at:
+            return False                                  # older evidence never wins
+        stronger = SOURCE_RANK[t.source] > SOURCE_RANK[ev.source]
+        if stronger and at - t.status_at < STRONG_HOLD and ev.status != t.status:
+            return False                                  # a fresh, stronger claim holds
+        if t.status == "waiting" and ev.status in ("running", "tool-running") and ev.keeps_waiting:
+            return False                                  # a re-fired running hook; no answer yet
+        if t.status == "done" and ev.status == "idle":
+            return False                                  # the idle prompt after a finished turn
+        return True
+
+    def _set_status(self, t: Thread, status: str, source: str, at: float, now: float,
+                    looking: Looking | None) -> None:
+        if status != t.status:
+            t.since = now
+        t.status, t.source, t.status_at = status, source, at
+        if t.placeholder and status != "idle":
+            t.placeholder = False
+        if status in TERMINAL:
+            t.unseen = not (looking(t) if looking is not None else False)
+        else:
+            t.unseen = False
+
+    # -- processes ------------------------------------------------------------------------
+
     def apply_presence(self, panes: dict[str, list[tuple[str, int]]], pane_session: dict[str, str],
                        now: float) -> bool:
-        """Agent processes now under each scanned pane. Returns whether anything changed."""
+        """Agent processes now under each scanned pane: presence and liveness. A pane's agent
+        process with no thread yet gets a placeholder so it shows at once."""
         changed = False
-        seen: set[str] = set()
+        alive_pids: dict[int, str] = {}
         for pane_id, agents in panes.items():
             for agent, pid in agents:
+                alive_pids[pid] = pane_id
+                owners = [t for t in self.threads.values() if t.agent == agent and
+                          (t.pid == pid or (t.pane_id == pane_id and t.pid is None and not t.placeholder))]
+                if owners:
+                    for t in owners:
+                        if t.liveness != "alive" or t.pane_id != pane_id or t.pid != pid:
+                            t.liveness, t.pid = "alive", pid
+                            if t.pane_id != pane_id:
+                                self._bind(t, pane_id, pane_session.get(pane_id), pid, now)
+                            changed = True
+                        if t.session_id != pane_session.get(pane_id) and pane_id in pane_session:
+                            t.session_id, t.session_guessed = pane_session[pane_id], False
+                            changed = True
+                    continue
                 tid = self.presence_id(agent, pane_id, pid)
-                seen.add(tid)
-                t = self.threads.get(tid)
-                session_id = pane_session.get(pane_id)
-                if t is None:
-                    self.threads[tid] = Thread(agent, tid, pane_id, session_id, pid, since=now)
-                    changed = True
-                elif t.liveness != "alive" or t.session_id != session_id:
-                    t.liveness, t.session_id, t.since = "alive", session_id, now
-                    changed = True
-        for t in self.threads.values():
-            if t.source == "process" and t.thread_id not in seen and t.liveness == "alive":
-                t.liveness, t.since = "exited", now
+                self.threads[self.key(agent, tid)] = Thread(agent, tid, pane_id, pane_session.get(pane_id), pid,
+                                                            since=now, status_at=0.0, evidence_at=now,
+                                                            placeholder=True)
                 changed = True
+        for t in self.threads.values():
+            if t.pid is not None and t.liveness == "alive" and t.pid not in alive_pids:
+                changed |= self._process_gone(t, now)
         return changed
+
+    def _process_gone(self, t: Thread, now: float) -> bool:
+        """`kill -9` sends no SessionEnd: the process going away ends the thread."""
+        t.liveness = "exited"
+        if t.status in ACTIVE:
+            t.status, t.source, t.status_at, t.since = "interrupted", "process", now, now
+        if t.placeholder:
+            t.since = now
+        return True
 
     def forget_panes(self, live_panes: set[str], now: float) -> bool:
         """Panes that no longer exist cannot host a live agent."""
         changed = False
         for t in self.threads.values():
-            if t.pane_id is not None and t.pane_id not in live_panes and t.liveness == "alive":
-                t.liveness, t.since = "exited", now
+            if t.pane_id is not None and t.pane_id not in live_panes:
+                if t.liveness == "alive":
+                    changed |= self._process_gone(t, now)
+                t.pane_id = None
                 changed = True
         return changed
 
-    def expire(self, now: float) -> bool:
-        gone = [tid for tid, t in self.threads.items()
-                if t.liveness == "exited" and now - t.since >= self.exited_linger]
-        for tid in gone:
-            del self.threads[tid]
-        return bool(gone)
+    # -- the user looking -----------------------------------------------------------------
+
+    def mark_seen(self, looking: Looking) -> bool:
+        changed = False
+        for t in self.threads.values():
+            if t.unseen and looking(t):
+                t.unseen = False
+                changed = True
+        return changed
+
+    def mark_seen_session(self, session_id: str) -> bool:
+        changed = False
+        for t in self.threads.values():
+            if t.unseen and t.session_id == session_id:
+                t.unseen = False
+                changed = True
+        return changed
+
+    # -- time -----------------------------------------------------------------------------
+
+    def expire(self, now: float, looking: Looking | None = None) -> bool:
+        changed = False
+        gone = []
+        for k, t in self.threads.items():
+            alive = t.liveness == "alive"
+            if t.status in ("running", "tool-running") and not alive and now - t.evidence_at >= STALE_AFTER:
+                self._set_status(t, "stale", "process", now, now, looking)
+                changed = True
+            if t.placeholder and t.liveness == "exited" and now - t.since >= self.exited_linger:
+                gone.append(k)
+            elif not alive and t.status not in ACTIVE:
+                quiet = now - max(t.since, t.evidence_at)
+                limit = PRUNE_UNSEEN_AFTER if t.unseen else PRUNE_SEEN_AFTER
+                if t.liveness == "exited" and t.status == "idle" and not t.unseen:
+                    limit = self.exited_linger      # nothing to tell about an idle agent that quit
+                if quiet >= limit:
+                    gone.append(k)
+        for k in gone:
+            del self.threads[k]
+        if len(self.threads) > MAX_THREADS:
+            dead = sorted((k for k, t in self.threads.items() if t.liveness != "alive"),
+                          key=lambda k: self.threads[k].evidence_at)
+            for k in dead[:len(self.threads) - MAX_THREADS]:
+                del self.threads[k]
+                gone.append(k)
+        return changed or bool(gone)
+
+    # -- views ----------------------------------------------------------------------------
 
     def by_session(self) -> dict[str, list[Thread]]:
         out: dict[str, list[Thread]] = {}
@@ -97,5 +332,5 @@ class Tracker:
             if t.session_id is not None:
                 out.setdefault(t.session_id, []).append(t)
         for threads in out.values():
-            threads.sort(key=lambda t: (t.pane_id or "", t.since, t.thread_id))
+            threads.sort(key=lambda t: (t.pane_id is None, t.pane_id or "", t.since, t.thread_id))
         return out
