@@ -136,6 +136,8 @@ COMMANDS.update({
     "clear_log": {"session": _session},
     "notify": {"session": _session, "message": F(STR, max_len=LOG_MESSAGE_MAX), "tone": _tone},
     "seen": {"session": _session},
+    # the collector asks which panes are worth a look at the screen
+    "screen_candidates": {},
 })
 
 # -- observations pushed by the collector to state (PULL) ---------------------------------

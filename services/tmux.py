@@ -335,6 +335,10 @@ class Tmux:
     def switch_client(self, client_tty: str, session_name: str) -> None:
         self.cmd("switch-client", "-c", client_tty, "-t", session_target(session_name))
 
+    def capture_pane(self, pane_id: str) -> str:
+        """The visible screen of a pane as text (no history, no escape sequences)."""
+        return "\n".join(self.cmd("capture-pane", "-p", "-t", pane_id))
+
     def display_message(self, client_tty: str, text: str) -> None:
         # -I-less display-message expands formats: keep a user's '#' literal
         self.cmd("display-message", "-c", client_tty, text.replace("#", "##"))
@@ -352,3 +356,20 @@ class Tmux:
         if not rows:
             raise TmuxError("tmux did not report the new session")
         return rows[0]
+
+
+def pane_client(socket_path: str, pane_id: str, timeout: float = 1.0) -> tuple[str, str | None] | None:
+    """(session id of the pane, tty of the client tmux picks for that session, or None) in one
+    fork: tmux picks the most recently active client attached to the session, the one a key
+    press in that pane came from. None when tmux does not know the pane or does not answer."""
+    fmt = SEP.join(("#{session_id}", "#{session_name}", "#{client_tty}", "#{client_session}"))
+    try:
+        lines = run(socket_path, ["display-message", "-p", "-t", pane_id, fmt], timeout)
+    except TmuxError:
+        return None
+    parts = lines[0].split(SEP) if lines else []
+    if len(parts) != 4 or not parts[0].startswith("$"):
+        return None
+    session_id, session_name, tty, client_session = parts
+    # with no client on the pane's session tmux names one from another session: not ours
+    return session_id, (tty if tty and client_session == session_name else None)

@@ -13,6 +13,8 @@ from services import log
 from services import protocol as P
 from services.config import load as load_config
 from services.collector import identity
+from services.collector.agent_files import AgentFiles, open_transcripts
+from services.collector.screen import screen_status
 from services.collector.probes import GitCache, listening_ports, process_table
 from services.paths import Runtime, ensure_private_dir
 from services.sockets import Stopper, socket
@@ -21,22 +23,34 @@ from services.tmux import Tmux, TmuxError, TmuxUnavailable
 QUIET_NOTIFICATIONS = ("%output", "%extended-output", "%pane-mode-changed", "%paste-buffer",
                        "%subscription-changed", "%begin", "%end", "%error", "%message", "%config-error")
 DEBOUNCE = 0.01
+SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
+SCREEN_MAX_PER_ROUND = 20
 RESEND_EVERY = 5.0
 
 
 class CollectorService:
     def __init__(self, rt: Runtime, tmux_every: float = 2.0, procs_every: float = 1.0,
-                 ports_every: float = 10.0, git_every: float = 5.0):
+                 ports_every: float = 10.0, git_every: float = 5.0, files_every: float = 1.0):
         self.rt = rt
         self.tmux = Tmux(rt.socket_path)
         self.ctx = zmq.Context.instance()
         self.out = socket(self.ctx, zmq.PUSH, sndhwm=100)
         self.out.connect(rt.observe_endpoint)
-        self.every = {"tmux": tmux_every, "procs": procs_every, "ports": ports_every, "git": git_every}
+        self.every = {"tmux": tmux_every, "procs": procs_every, "ports": ports_every, "git": git_every,
+                      "files": files_every}
         self.due = {k: 0.0 for k in self.every}
         self.panes: list = []
         self.procs: list[identity.Proc] = []
         self.git = GitCache()
+        self.files = AgentFiles()
+        self.pane_of_pid: dict[int, str] = {}
+        self.open_files: dict[str, int] = {}
+        self._next_open_files = 0.0
+        self.state = socket(self.ctx, zmq.DEALER, max_msg=P.MAX_SNAPSHOT_BYTES)
+        self.state.connect(rt.state_endpoint)
+        self.every["screen"] = SCREEN_EVERY
+        self.due["screen"] = 0.0
+        self.captured: dict[str, float] = {}
         self._last: dict[str, tuple[bytes, float]] = {}
         self._tmux_down: str | None = None
         self.dropped = 0
@@ -100,6 +114,24 @@ class CollectorService:
         found = identity.pane_agents(pane_pids, self.procs)
         self.push("obs.agents", at=time.time(),
                   panes={pane: [{"agent": a, "pid": pid} for a, pid in agents] for pane, agents in found.items()})
+        self.pane_of_pid = {pid: pane for pane, agents in found.items() for _, pid in agents}
+        now = time.monotonic()
+        if self.pane_of_pid and now >= self._next_open_files:
+            self._next_open_files = now + 5.0
+            kids = {ppid: [p.pid for p in procs] for ppid, procs in identity.children_map(self.procs).items()}
+            self.open_files = open_transcripts(list(self.pane_of_pid), kids)
+
+    def scan_files(self) -> None:
+        events = self.files.scan(time.monotonic(), time.time(), self.pane_of_pid, self.open_files)
+        for i in range(0, len(events), 200):
+            self.push_events(events[i:i + 200])
+
+    def push_events(self, events: list[dict]) -> None:
+        """Evidence is news, not state: never deduplicated against the last push."""
+        try:
+            self.out.send(P.encode("obs.events", events=events), zmq.NOBLOCK)
+        except zmq.Again:
+            self.dropped += 1
 
     def scan_ports(self) -> None:
         by_pid = listening_ports()
@@ -121,6 +153,52 @@ class CollectorService:
         self.git.forget_except(dirs)
         self.push("obs.git", dirs=info)
 
+    # -- screens --------------------------------------------------------------------------
+
+    def ask_screen_candidates(self) -> None:
+        try:
+            self.state.send_multipart([b"", P.encode("screen_candidates")], zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def handle_state_reply(self) -> None:
+        while True:
+            try:
+                frames = self.state.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                reply = P.decode_reply(frames[-1])
+            except P.ProtocolError:
+                continue
+            result = reply.get("result") if reply["ok"] else None
+            if isinstance(result, dict) and isinstance(result.get("panes"), list):
+                self.check_screens(result["panes"])
+
+    def check_screens(self, candidates: list) -> None:
+        """Read the bottom of each candidate's screen, at most once per SCREEN_EVERY per pane."""
+        now, events = time.monotonic(), []
+        live = {p.pane_id for p in self.panes}
+        for c in candidates[:SCREEN_MAX_PER_ROUND]:
+            if not isinstance(c, dict) or c.get("pane") not in live or not isinstance(c.get("agent"), str):
+                continue
+            if now - self.captured.get(c["pane"], 0.0) < SCREEN_EVERY:
+                continue
+            self.captured[c["pane"]] = now
+            try:
+                text = self.tmux.capture_pane(c["pane"])
+            except TmuxError:
+                continue
+            status = screen_status(c["agent"], text)
+            if status is not None and status != c.get("status"):
+                ev = {"agent": c["agent"], "source": "screen", "pane": c["pane"], "status": status, "at": time.time()}
+                if isinstance(c.get("pid"), int):
+                    ev["pid"] = c["pid"]
+                events.append(ev)
+        self.captured = {p: t for p, t in self.captured.items() if p in live}
+        if events:
+            self.push_events(events)
+
     # -- loop -----------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -131,6 +209,7 @@ class CollectorService:
                 log.info("tmux_control_connected", socket=self.rt.socket_path)
                 self.due["tmux"] = now
         for kind, action in (("tmux", self.refresh_tmux), ("procs", self.scan_processes),
+                             ("files", self.scan_files), ("screen", self.ask_screen_candidates),
                              ("ports", self.scan_ports), ("git", self.scan_git)):
             if now >= self.due[kind]:
                 self.due[kind] = now + self.every[kind]
@@ -147,14 +226,18 @@ class CollectorService:
             wait = max(0.0, min(v for k, v in self.due.items() if k != "connect") - time.monotonic())
             poller = zmq.Poller()
             poller.register(stopper.fileno(), zmq.POLLIN)
+            poller.register(self.state, zmq.POLLIN)
             if self.tmux.connected:
                 poller.register(self.tmux.control.fileno(), zmq.POLLIN)
             events = dict(poller.poll(int(min(wait, 1.0) * 1000) + 1))
             if self.tmux.connected and self.tmux.control.fileno() in events:
                 self.handle_notifications()
+            if self.state in events:
+                self.handle_state_reply()
         log.info("stopping")
         self.tmux.close()
         self.out.close(0)
+        self.state.close(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,6 +157,9 @@ class StateService:
             if m.apply_event(msg, now):
                 self.changed = True
             return {"accepted": True}
+        if kind == "screen_candidates":
+            return {"panes": [{"pane": t.pane_id, "agent": t.agent, "status": t.status, "pid": t.pid}
+                              for t in m.tracker.screen_candidates(now)]}
         if kind == "seen":
             session = m.find_session(msg["session"])
             if m.tracker.mark_seen_session(session.id):

@@ -29,6 +29,7 @@ PRUNE_SEEN_AFTER = 300.0     # terminal/idle threads without a live pane, seen
 PRUNE_UNSEEN_AFTER = 1800.0  # … and unseen
 MAX_THREADS = 2000           # memory bound: the oldest dead threads go first
 NAME_MAX = 80
+SCREEN_QUIET = 3.0           # seconds without evidence before the screen is worth a look
 
 
 @dataclass
@@ -325,6 +326,19 @@ class Tracker:
         return changed or bool(gone)
 
     # -- views ----------------------------------------------------------------------------
+
+    def screen_candidates(self, now: float, quiet: float = SCREEN_QUIET) -> list[Thread]:
+        """Live threads whose state only the screen can tell now: working with no fresh evidence
+        (a permission prompt writes nothing anywhere), waiting with no news (was it answered?),
+        or known only by their process."""
+        out = []
+        for t in self.threads.values():
+            if t.liveness != "alive" or t.pane_id is None:
+                continue
+            if t.placeholder or t.source in ("process", "screen") or \
+                    (t.status in ACTIVE and now - t.evidence_at >= quiet):
+                out.append(t)
+        return out
 
     def by_session(self) -> dict[str, list[Thread]]:
         out: dict[str, list[Thread]] = {}

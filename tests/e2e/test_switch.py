@@ -72,7 +72,8 @@ def test_ls_json_is_the_snapshot(trio):
                     "agent_state", "unseen"):
             assert key in s, key
         assert s["windows"] == 1 and s["panes"] == 1 and s["dir"] == trio.home
-    assert snap["clients"] == [{"tty": c.tty, "session": "s2", "session_id": snap["clients"][0]["session_id"],
-                                "window": snap["clients"][0]["window"], "pane": snap["clients"][0]["pane"]}]
+    [client] = snap["clients"]
+    assert client["tty"] == c.tty and client["session"] == "s2" and client["highlight"] == "s2"
+    assert client["session_id"].startswith("$") and client["window"].startswith("@") and client["pane"].startswith("%")
     text = trio.ok("ls")
     assert text.splitlines()[1].startswith("*  2  s2")

@@ -1,0 +1,181 @@
+"""Watch agents' JSONL transcripts and small status files incrementally.
+
+A transcript found for the first time is history: of its lines only the last state and the best
+name are reported. After that every new line is news. Files untouched for longer than `recent`
+are not followed (an old thread is not resurrected), and a file that stops being readable is
+dropped and counted.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator
+
+import orjson
+
+from services.collector.watchers.tail import Tail, TailError, read_new_lines
+
+MAX_FILES = 500
+
+
+def walk_files(root: str, suffix: str, max_depth: int, prefix: str = "") -> Iterator[os.DirEntry]:
+    """Files under root (to max_depth levels) ending in suffix; unreadable dirs are skipped."""
+    stack = [(root, 0)]
+    while stack:
+        d, depth = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if depth < max_depth and e.name != "subagents":
+                        stack.append((e.path, depth + 1))
+                elif e.name.endswith(suffix) and e.name.startswith(prefix) and e.is_file(follow_symlinks=False):
+                    yield e
+            except OSError:
+                continue
+
+
+def compress_history(events: list[dict]) -> list[dict]:
+    """The state a file's history ends in: its last status and its best name, per thread."""
+    by_thread: dict[str, dict] = {}
+    for ev in events:
+        tid = ev.get("thread_id")
+        cur = by_thread.setdefault(tid, {k: v for k, v in ev.items() if k not in ("status", "thread_name", "name_rank")})
+        cur.update({k: v for k, v in ev.items() if k in ("dir", "at", "thread_id")})
+        if ev.get("status") is not None:
+            cur["status"] = ev["status"]
+        name, rank = ev.get("thread_name"), ev.get("name_rank", 1)
+        if name:   # the highest rank wins; a later title replaces a title, the first prompt stays
+            held = cur.get("name_rank", 0)
+            if rank > held or (rank == held and rank >= 2):
+                cur["thread_name"], cur["name_rank"] = name, rank
+    return list(by_thread.values())
+
+
+class JsonlWatcher:
+    """One agent's transcripts: discover recent files under roots, follow each by offset, and
+    turn lines into evidence with a per-file parser state (`make_state(path)` with `.feed`)."""
+
+    def __init__(self, roots: Callable[[], list[str]], suffix: str, max_depth: int,
+                 make_state: Callable[[str], object], recent: float = 1800.0, rescan_every: float = 10.0,
+                 prefix: str = ""):
+        self.roots, self.suffix, self.max_depth, self.prefix = roots, suffix, max_depth, prefix
+        self.make_state = make_state
+        self.recent, self.rescan_every = recent, rescan_every
+        self.tails: dict[str, Tail] = {}
+        self.states: dict[str, object] = {}
+        self._next_rescan = 0.0
+        self.bad_lines = 0
+        self.dropped_files = 0
+        self.lines = 0
+
+    def discover(self, wall_now: float) -> None:
+        found: dict[str, float] = {}
+        for root in self.roots():
+            for e in walk_files(root, self.suffix, self.max_depth, self.prefix):
+                try:
+                    mtime = e.stat(follow_symlinks=False).st_mtime
+                except OSError:
+                    continue
+                if wall_now - mtime <= self.recent:
+                    found[e.path] = mtime
+        newest = sorted(found, key=found.get, reverse=True)[:MAX_FILES]
+        for path in newest:
+            if path not in self.tails:
+                self.tails[path] = Tail(path)
+                self.states[path] = self.make_state(path)
+        for path in list(self.tails):
+            if path not in found and wall_now - self.tails[path].mtime > self.recent:
+                self._drop(path)
+
+    def _drop(self, path: str) -> None:
+        self.tails.pop(path, None)
+        self.states.pop(path, None)
+
+    def scan(self, mono_now: float, wall_now: float) -> list[dict]:
+        if mono_now >= self._next_rescan:
+            self._next_rescan = mono_now + self.rescan_every
+            self.discover(wall_now)
+        out: list[dict] = []
+        for path, tail in list(self.tails.items()):
+            try:
+                lines = read_new_lines(tail)
+            except TailError:
+                self.dropped_files += 1
+                self._drop(path)
+                continue
+            if not lines:
+                tail.fresh = False
+                continue
+            state = self.states[path]
+            events = []
+            for raw in lines:
+                self.lines += 1
+                try:
+                    obj = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    self.bad_lines += 1
+                    tail.lines_bad += 1
+                    continue
+                try:
+                    ev = state.feed(obj, tail.mtime)
+                except Exception:   # a parser bug on one odd line must not stop the others
+                    self.bad_lines += 1
+                    continue
+                if ev is not None:
+                    ev["_path"] = path
+                    events.append(ev)
+            out.extend(compress_history(events) if tail.fresh else events)
+            tail.fresh = False
+        return out
+
+    def stats(self) -> dict:
+        return {"files": len(self.tails), "lines": self.lines, "bad_lines": self.bad_lines,
+                "dropped_files": self.dropped_files}
+
+
+class SmallFiles:
+    """Small JSON files rewritten whole (status files, Amp threads): reread when mtime changes."""
+
+    def __init__(self, roots: Callable[[], list[str]], suffix: str, parse: Callable[[object, float, str], list[dict]],
+                 prefix: str = "", recent: float = 1800.0, max_bytes: int = 8 << 20):
+        self.roots, self.suffix, self.prefix, self.parse = roots, suffix, prefix, parse
+        self.recent, self.max_bytes = recent, max_bytes
+        self.seen: dict[str, float] = {}
+        self.bad_files = 0
+
+    def scan(self, wall_now: float) -> list[dict]:
+        out: list[dict] = []
+        present = set()
+        for root in self.roots():
+            for e in walk_files(root, self.suffix, 0, self.prefix):
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                present.add(e.path)
+                if self.seen.get(e.path) == st.st_mtime or wall_now - st.st_mtime > self.recent:
+                    continue
+                if st.st_size > self.max_bytes:
+                    self.bad_files += 1
+                    self.seen[e.path] = st.st_mtime
+                    continue
+                try:
+                    with open(e.path, "rb") as f:
+                        doc = orjson.loads(f.read())
+                except (OSError, orjson.JSONDecodeError):
+                    self.bad_files += 1   # half-written or garbage: try again when it changes
+                    self.seen[e.path] = st.st_mtime
+                    continue
+                self.seen[e.path] = st.st_mtime
+                try:
+                    out.extend(self.parse(doc, st.st_mtime, e.path))
+                except Exception:
+                    self.bad_files += 1
+        for path in list(self.seen):
+            if path not in present:
+                del self.seen[path]
+        return out
