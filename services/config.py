@@ -16,6 +16,7 @@ from services.paths import move_aside
 @dataclass(frozen=True)
 class Config:
     exited_linger: float = 30.0      # seconds an exited agent stays listed
+    stale_after: float = 180.0       # running with no evidence and no live process → stale
     tmux_poll: float = 2.0           # the safety poll behind control-mode notifications
     process_scan: float = 1.0        # how often agent processes are looked for
     ports_scan: float = 10.0

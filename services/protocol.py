@@ -126,7 +126,8 @@ COMMANDS.update({
               "keeps_waiting": F((bool,), required=False), "ends": F((bool,), required=False),
               "hook": F(OPT_STR, required=False, max_len=64)},
     # metadata scripts push about a session (DESIGN §3 limits)
-    "set_status": {"session": _session, "text": F(OPT_STR, max_len=STATUS_TEXT_MAX), "tone": _tone},
+    "set_status": {"session": _session, "text": F(OPT_STR, required=False, max_len=STATUS_TEXT_MAX),  # absent: clear
+                   "tone": _tone},
     "set_progress": {"session": _session, "clear": F((bool,), required=False),
                      "current": F(_number, required=False), "total": F(_number, required=False),
                      "percent": F(_number, required=False),

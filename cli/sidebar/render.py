@@ -137,12 +137,12 @@ def render(snapshot: dict | None, view: V.View, width: int, height: int, theme: 
 
     panel: list = []
     if view.mode == V.LIST and snapshot is not None and sessions and height >= 14:
-        detail = _detail(pt, sessions[V.highlight_index(view, sessions)], view)
-        most = max(0, min(len(detail) + 1, (room * 2) // 5))
-        if room - most < 4:
-            most = max(0, room - 4)
+        facts, logs = _detail(pt, sessions[V.highlight_index(view, sessions)], view)
+        # the panel takes 40% of the room, or more when the list needs less; the list keeps 4 rows
+        most = min(len(facts) + len(logs), max(room * 2 // 5, room - 2 * len(sessions)), room - 4)
         if most >= 2:
-            panel = detail[:most]
+            keep_logs = max(0, most - len(facts))
+            panel = (facts + logs[len(logs) - keep_logs:] if keep_logs else facts)[:most]
 
     list_rows = room - len(panel)
     hits: dict[int, str] = {}
@@ -233,7 +233,7 @@ def _session_list(pt: _Painter, sessions: list, view: V.View, rows: int, first_r
             top = hl
         elif hl >= top + fit:
             top = hl - fit + 1
-    index_w = len(str(n))
+    index_w = max(2, len(str(n)))
     lines, hits = [], {}
     for i in range(top, min(n, top + fit)):
         s = sessions[i]
@@ -351,9 +351,9 @@ def _centered_note(pt: _Painter, rows: int, note: str) -> list:
 
 # -- detail panel ------------------------------------------------------------------------------
 
-def _detail(pt: _Painter, s: dict, view: V.View) -> list:
-    """The highlighted session: rule with its name, then what scripts and agents say about it.
-    When it does not fit, the oldest log lines go first, then whatever comes last."""
+def _detail(pt: _Painter, s: dict, view: V.View) -> tuple[list, list]:
+    """The highlighted session: (rule with its name and the facts, the log lines oldest first).
+    The caller drops the oldest log lines first when the panel does not fit."""
     w = pt.w
     meta = s.get("metadata") or {}
     lines = [pt.rule(clean(s.get("label") or s.get("name") or ""), "accent")]
@@ -381,8 +381,7 @@ def _detail(pt: _Painter, s: dict, view: V.View) -> list:
     for a in sorted(s.get("agents") or [], key=_agent_rank):
         lines.append(_agent_line(pt, a, view.tick))
     logs = [x for x in meta.get("logs") or [] if isinstance(x, dict) and x.get("message")]
-    log_lines = [_log_line(pt, x) for x in logs]
-    return lines + log_lines if log_lines else lines
+    return lines, [_log_line(pt, x) for x in logs]
 
 
 def _progress(pt: _Painter, p: dict) -> list:

@@ -83,9 +83,10 @@ def nearest_256(hex_colour: str) -> int:
     return cube if _dist(rgb, cube_rgb) <= _dist(rgb, grey_rgb) else 232 + g
 
 
-# hue sectors of the six basic chromatic colours; orange goes to yellow (ANSI yellow is often
-# drawn brownish-orange), keeping red for errors
-_SECTORS = ((25, 1), (90, 3), (150, 2), (210, 6), (270, 4), (330, 5), (360, 1))
+# hue sectors of the six basic chromatic colours; the themes' reds lie between 340° and 10°, their
+# oranges at 14–30°: orange goes to yellow (ANSI yellow is often drawn brownish-orange), keeping
+# red for errors
+_SECTORS = ((12, 1), (90, 3), (150, 2), (210, 6), (270, 4), (330, 5), (360, 1))
 
 
 def nearest_basic(hex_colour: str, ncolors: int = 16) -> int:

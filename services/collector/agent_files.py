@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 
 from services.collector.watchers import claude, codex
+from services.collector.watchers.amp import AmpWatcher
+from services.collector.watchers.pi import pi_watcher
+from services.collector.watchers.sqlite_agents import SqliteAgentWatcher, kilo_db_path, opencode_db_path
 from services.collector.watchers.files import JsonlWatcher, SmallFiles
 from services.collector.watchers.tail import Tail, TailError, read_new_lines
 
@@ -68,7 +71,12 @@ class AgentFiles:
                                            codex.RolloutState, recent=recent, prefix="rollout-")
         self.codex_index = Tail(os.path.join(codex_home(), "session_index.jsonl"), fresh=False)
         self.claude_pid_of: dict[str, int] = {}    # Claude session id → pid, from status files
-        self.extra: list = []                      # watchers of other agents: .scan(mono, wall)
+        self.extra: list = [                       # watchers of other agents: .scan(mono, wall)
+            SqliteAgentWatcher("opencode", opencode_db_path, recent=recent),
+            SqliteAgentWatcher("kilo", kilo_db_path, recent=recent),
+            pi_watcher(recent=recent),
+            AmpWatcher(recent=recent),
+        ]
         self.bad_lines = 0
 
     def _claude_status(self, doc: object, mtime: float, path: str) -> list[dict]:
@@ -76,6 +84,10 @@ class AgentFiles:
         if ev is None:
             return []
         self.claude_pid_of[ev["thread_id"]] = ev["pid"]
+        if ev.get("dir"):
+            root = os.path.dirname(os.path.dirname(path))   # …/.claude/sessions/<pid>.json → …/.claude
+            self.claude_transcripts.follow(os.path.join(root, "projects", claude.encode_dir(ev["dir"]),
+                                                        ev["thread_id"] + ".jsonl"))
         return [ev]
 
     def _codex_names(self) -> list[dict]:
@@ -98,6 +110,9 @@ class AgentFiles:
 
     def scan(self, mono_now: float, wall_now: float, pane_of_pid: dict[int, str],
              open_files: dict[str, int]) -> list[dict]:
+        for path in open_files:
+            if path.endswith(".jsonl") and os.path.basename(path).startswith("rollout-"):
+                self.codex_rollouts.follow(path)
         events = self.claude_status.scan(wall_now)
         events += self.claude_transcripts.scan(mono_now, wall_now)
         events += self.codex_rollouts.scan(mono_now, wall_now)

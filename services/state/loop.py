@@ -26,12 +26,12 @@ RECONNECT_EVERY = 2.0
 
 
 class StateService:
-    def __init__(self, rt: Runtime, exited_linger: float = 30.0, clock=time.time):
+    def __init__(self, rt: Runtime, exited_linger: float = 30.0, clock=time.time, stale_after: float = 180.0):
         self.rt = rt
         self.clock = clock
         persisted = store.load(rt.order_file)
         self.model = Model(user_order=persisted.order, hidden=persisted.hidden,
-                           settings=persisted.settings, tracker=Tracker(exited_linger))
+                           settings=persisted.settings, tracker=Tracker(exited_linger, stale_after))
         self.checkpoint_path = os.path.join(rt.dir, "checkpoint.json")
         self._restore_checkpoint()
         self.checkpoint_dirty = False
@@ -176,7 +176,7 @@ class StateService:
     def _metadata(self, kind: str, msg: dict, now: float) -> dict:
         m = self.model
         if kind == "set_status":
-            name = m.set_status(msg["session"], msg["text"], msg.get("tone"), now)
+            name = m.set_status(msg["session"], msg.get("text"), msg.get("tone"), now)
         elif kind == "set_progress":
             name = m.set_progress(msg["session"], msg, now)
         elif kind == "log":
@@ -414,5 +414,5 @@ def main(argv: list[str] | None = None) -> int:
     rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
     ensure_private_dir(rt.dir)
     config = load_config(rt.config_file)
-    StateService(rt, exited_linger=config.exited_linger).run()
+    StateService(rt, exited_linger=config.exited_linger, stale_after=config.stale_after).run()
     return 0

@@ -98,9 +98,10 @@ Looking = Callable[[Thread], bool]
 
 
 class Tracker:
-    def __init__(self, exited_linger: float = 30.0):
+    def __init__(self, exited_linger: float = 30.0, stale_after: float = STALE_AFTER):
         self.threads: dict[str, Thread] = {}
         self.exited_linger = exited_linger
+        self.stale_after = stale_after
         self.rejected = 0
 
     # -- identity -------------------------------------------------------------------------
@@ -303,7 +304,7 @@ class Tracker:
         gone = []
         for k, t in self.threads.items():
             alive = t.liveness == "alive"
-            if t.status in ("running", "tool-running") and not alive and now - t.evidence_at >= STALE_AFTER:
+            if t.status in ("running", "tool-running") and not alive and now - t.evidence_at >= self.stale_after:
                 self._set_status(t, "stale", "process", now, now, looking)
                 changed = True
             if t.placeholder and t.liveness == "exited" and now - t.since >= self.exited_linger:

@@ -58,7 +58,7 @@ def session_rows(sessions) -> list[dict]:
 
 # -- agent evidence -----------------------------------------------------------------------------
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"   # shared/ sits beside the checkout
 
 
 def load_jsonl(path: Path) -> list[dict]:

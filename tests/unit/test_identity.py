@@ -14,7 +14,7 @@ import pytest
 from services.collector import identity as I
 from services.collector.identity import Proc
 
-FIXTURES = Path("/work/shared/fixtures")
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"   # shared/ sits beside the checkout
 CLAUDE_TREES = FIXTURES / "claude-code" / "process_trees.txt"
 CODEX_TREES = FIXTURES / "codex" / "process_trees.txt"
 

@@ -30,11 +30,24 @@ FULL = {
     "new": {"name": "fresh", "dir": "/tmp/x y", "switch": True, "client": "/dev/pts/1", "pane": "%3"},
     "set_setting": {"key": "theme", "value": "nord"},
     "highlight": {"client": "/dev/pts/3", "session": "work"},
+    "event": {"agent": "claude-code", "source": "hook", "status": "waiting", "thread_id": "4cb675c0-8684",
+              "thread_name": "create hi.txt\nsecond line", "name_rank": 1, "pane": "%0", "session": "agent",
+              "dir": "/home/dev/proj", "pid": 6775, "at": 1795818328.02, "keeps_waiting": False, "ends": False,
+              "hook": "PermissionRequest"},
+    "set_status": {"session": "work", "text": "deploying", "tone": "warn"},
+    "set_progress": {"session": "work", "clear": False, "current": 3, "total": 10, "percent": 30.0,
+                     "label": "tests"},
+    "log": {"session": "work", "message": "build ok", "tone": "success", "source": "ci"},
+    "clear_log": {"session": "work"},
+    "notify": {"session": "work", "message": "deploy finished", "tone": "info"},
+    "seen": {"session": "work"},
+    "screen_candidates": {},
     "obs.tmux": {"panes": [pane_row("%1", "$1", "main")], "clients": []},
     "obs.tmux_down": {"reason": "server exited unexpectedly"},
     "obs.agents": {"panes": {"%1": [{"agent": "codex", "pid": 7}]}, "at": 12.5},
     "obs.ports": {"sessions": {"$1": [3000, 5173]}},
     "obs.git": {"dirs": {"/x": {"branch": "main", "dirty": False}}},
+    "obs.events": {"events": [{"agent": "codex", "source": "transcript", "status": "running", "thread_id": "t1"}]},
     "state.snapshot": {"snapshot": {"ts": 1.0, "sessions": []}},
     "snapshot": {"seq": 3, "epoch": "ab12cd34", "snapshot": {"sessions": []}},
     "heartbeat": {"seq": 3, "epoch": "ab12cd34"},
@@ -51,11 +64,20 @@ MINIMAL = {
     "new": {},
     "set_setting": {"key": "width", "value": 30},
     "highlight": {"client": "/dev/pts/3", "session": "w"},
+    "event": {"agent": "codex", "source": "hook"},
+    "set_status": {"session": "w", "text": "t"},
+    "set_progress": {"session": "w"},
+    "log": {"session": "w", "message": "m"},
+    "clear_log": {"session": "w"},
+    "notify": {"session": "w", "message": "m"},
+    "seen": {"session": "w"},
+    "screen_candidates": {},
     "obs.tmux": {"panes": [], "clients": []},
     "obs.tmux_down": {"reason": ""},
     "obs.agents": {"panes": {}, "at": 0},
     "obs.ports": {"sessions": {}},
     "obs.git": {"dirs": {}},
+    "obs.events": {"events": []},
     "state.snapshot": {"snapshot": {}},
     "snapshot": {"seq": 0, "epoch": "e", "snapshot": None},
     "heartbeat": {"seq": 0, "epoch": "e"},
@@ -66,14 +88,23 @@ MINIMAL = {
 NAME_FIELDS = [("switch", "target"), ("switch", "client"), ("switch", "pane"),
                ("reorder", "name"), ("hide", "name"), ("hide", "client"), ("hide", "pane"),
                ("kill", "name"), ("kill", "client"), ("kill", "pane"),
-               ("new", "name"), ("new", "dir"), ("new", "client"), ("new", "pane")]
+               ("new", "name"), ("new", "dir"), ("new", "client"), ("new", "pane"),
+               ("highlight", "client"), ("highlight", "session"),
+               ("event", "thread_id"), ("event", "pane"), ("event", "session"), ("event", "dir"),
+               ("set_status", "session"), ("set_progress", "session"), ("log", "session"),
+               ("clear_log", "session"), ("notify", "session"), ("seen", "session")]
 
 # (type, field, longest accepted length)
 LENGTH_LIMITS = [("switch", "target", 256), ("switch", "client", 256), ("switch", "pane", 32),
                  ("reorder", "name", 256), ("hide", "name", 256), ("hide", "pane", 32),
                  ("kill", "name", 256), ("kill", "client", 256),
                  ("new", "name", 256), ("new", "dir", 4096), ("new", "pane", 32),
-                 ("obs.tmux_down", "reason", 1000)]
+                 ("obs.tmux_down", "reason", 1000),
+                 # DESIGN §3 metadata limits
+                 ("set_status", "text", 100), ("set_progress", "label", 100), ("log", "message", 500),
+                 ("notify", "message", 500), ("log", "source", 64), ("set_status", "session", 256),
+                 ("event", "thread_id", 256), ("event", "thread_name", 2000), ("event", "pane", 32),
+                 ("event", "session", 256), ("event", "dir", 4096), ("event", "hook", 64)]
 
 # (type, field, a value of the wrong kind or outside the choices)
 WRONG_VALUES = [
@@ -103,6 +134,22 @@ WRONG_VALUES = [
     ("reply", "ok", 1), ("reply", "ok", "true"), ("reply", "ok", None),
     ("reply", "error", "oops"),
     ("reply", "error", []),
+    # agent evidence: the vocabulary is closed
+    ("event", "agent", "cursor"), ("event", "agent", "Claude-Code"), ("event", "agent", None),
+    ("event", "source", "guess"), ("event", "source", None), ("event", "status", "busy"),
+    ("event", "status", "Running"), ("event", "status", 3), ("event", "thread_id", 5),
+    ("event", "name_rank", 1.5), ("event", "name_rank", True), ("event", "name_rank", "3"),
+    ("event", "pid", "12"), ("event", "pid", True), ("event", "pid", 1.5), ("event", "at", "now"),
+    ("event", "at", True), ("event", "at", None), ("event", "keeps_waiting", 1), ("event", "ends", "yes"),
+    ("event", "ends", None), ("event", "thread_name", 7), ("event", "hook", ["Stop"]),
+    # session metadata
+    ("set_status", "tone", "loud"), ("set_status", "tone", "ERROR"), ("set_status", "tone", "warning"),
+    ("set_status", "text", 5), ("set_status", "session", None),
+    ("set_progress", "current", "3"), ("set_progress", "total", True), ("set_progress", "percent", None),
+    ("set_progress", "clear", 1), ("set_progress", "label", 5),
+    ("log", "message", None), ("log", "tone", "fatal"), ("log", "source", 3),
+    ("notify", "message", ["x"]), ("notify", "tone", ""), ("seen", "session", ["w"]), ("clear_log", "session", None),
+    ("obs.events", "events", {}), ("obs.events", "events", None), ("obs.events", "events", "[]"),
 ]
 
 
@@ -574,3 +621,108 @@ def test_error_round_trips_any_text(code, message):
 def test_snapshot_body_never_sees_ts(snap, ts1, ts2):
     snap = {k: v for k, v in snap.items() if k != "ts"}
     assert P.snapshot_body({**snap, "ts": ts1}) == P.snapshot_body({**snap, "ts": ts2}) == P.snapshot_body(snap)
+
+
+# -- agent evidence and session metadata ------------------------------------------------------
+
+def test_the_shared_vocabulary_is_the_designs():
+    assert set(P.STATUSES) == {"idle", "running", "tool-running", "waiting", "done", "error", "interrupted", "stale"}
+    assert set(P.TONES) == {"neutral", "info", "success", "warn", "error"}
+    assert {"claude-code", "codex", "gemini"} <= set(P.AGENTS)
+    assert set(P.SOURCES) == {"process", "screen", "transcript", "status-file", "hook", "emit"}
+    assert (P.STATUS_TEXT_MAX, P.PROGRESS_LABEL_MAX, P.LOG_MESSAGE_MAX, P.LOGS_PER_SESSION) == (100, 100, 500, 50)
+
+
+@pytest.mark.parametrize("field,choices", [("agent", P.AGENTS), ("source", P.SOURCES), ("status", P.STATUSES)])
+def test_event_accepts_every_word_of_its_vocabulary(field, choices):
+    for word in choices:
+        msg = P.decode(frame("event", **{**MINIMAL["event"], field: word}), P.COMMANDS)
+        assert msg[field] == word
+
+
+@pytest.mark.parametrize("tone", P.TONES)
+@pytest.mark.parametrize("mtype", ["set_status", "log", "notify"])
+def test_every_tone_is_accepted(mtype, tone):
+    assert P.decode(frame(mtype, **{**MINIMAL[mtype], "tone": tone}), P.COMMANDS)["tone"] == tone
+
+
+def test_free_text_fields_may_hold_newlines_but_names_may_not():
+    # a log line or a thread name is text; a session or thread id is a name
+    assert P.decode(frame("log", session="w", message="line 1\nline 2"), P.COMMANDS)["message"] == "line 1\nline 2"
+    assert P.decode(frame("event", agent="codex", source="hook", thread_name="a\nb"), P.COMMANDS)["thread_name"] == "a\nb"
+    with pytest.raises(P.ProtocolError):
+        P.decode(frame("log", session="w\n", message="m"), P.COMMANDS)
+
+
+def test_status_text_null_means_clear_and_is_accepted_on_the_wire():
+    assert P.decode(frame("set_status", session="w", text=None), P.COMMANDS)["text"] is None
+
+
+def test_encode_can_send_a_null_status_text():
+    """`opensessions set-status S --clear` sends text=None (model.set_status: None clears). encode()
+    drops None fields, so the required `text` goes missing and the clear can never be sent."""
+    data = P.encode("set_status", session="w", text=None)
+    assert P.decode(data, P.COMMANDS)["text"] is None
+
+
+@pytest.mark.parametrize("mtype,fields", [
+    ("event", {"agent": "claude", "source": "hook"}),
+    ("event", {"agent": "codex", "source": "hook", "status": "busy"}),
+    ("event", {"agent": "codex", "source": "hook", "thread_id": "a\x00b"}),
+    ("set_status", {"session": "w", "text": "x" * 101}),
+    ("set_progress", {"session": "w", "label": "x" * 101}),
+    ("log", {"session": "w", "message": "x" * 501}),
+    ("log", {"session": "w", "message": "m", "tone": "loud"}),
+    ("notify", {"session": "w"}),
+])
+def test_encode_refuses_bad_evidence_and_metadata(mtype, fields):
+    with pytest.raises(P.ProtocolError) as e:
+        P.encode(mtype, **fields)
+    assert code_of(e) == P.BAD_MESSAGE
+
+
+# -- validate_event (one item of obs.events) --------------------------------------------------
+
+def test_validate_event_accepts_what_an_event_command_accepts():
+    item = {k: v for k, v in FULL["event"].items()}
+    out = P.validate_event(item)
+    assert {k: out[k] for k in item} == item
+    assert item == FULL["event"]                       # the caller's dict is not modified
+
+
+def test_validate_event_ignores_a_type_or_version_inside_the_item():
+    out = P.validate_event({"agent": "codex", "source": "transcript", "type": "kill", "v": 99})
+    assert out["type"] == "event" and out["v"] == P.VERSION
+
+
+@pytest.mark.parametrize("item", [
+    None, [], "event", 3, {},
+    {"agent": "codex"}, {"source": "hook"},
+    {"agent": "codex", "source": "hook", "status": "busy"},
+    {"agent": "nope", "source": "hook"},
+    {"agent": "codex", "source": "hook", "pid": "1"},
+    {"agent": "codex", "source": "hook", "at": True},
+    {"agent": "codex", "source": "hook", "pane": "%1\n"},
+    {"agent": "codex", "source": "hook", "thread_id": "t" * 257},
+])
+def test_validate_event_refuses_a_bad_item_with_bad_message(item):
+    with pytest.raises(P.ProtocolError) as e:
+        P.validate_event(item)
+    assert code_of(e) == P.BAD_MESSAGE
+
+
+@PROPS
+@given(st.dictionaries(st.sampled_from(sorted(P.COMMANDS["event"])), json_values, max_size=8))
+def test_validate_event_only_raises_protocol_error(item):
+    try:
+        out = P.validate_event(item)
+    except P.ProtocolError as e:
+        assert e.code == P.BAD_MESSAGE
+    else:
+        for name, spec in P.COMMANDS["event"].items():
+            if name in out:
+                assert isinstance(out[name], spec.kinds)
+                if spec.choices is not None and isinstance(out[name], str):
+                    assert out[name] in spec.choices
+            else:
+                assert not spec.required

@@ -18,6 +18,11 @@ NOISE_PREFIXES = ("<command-name>", "<command-message>", "<local-command-", "<ba
 STATUS_FILE_MAP = {"idle": "idle", "busy": "running", "waiting": "waiting"}
 
 
+def encode_dir(directory: str) -> str:
+    """The transcript folder name for a working dir: every non-alphanumeric character → '-'."""
+    return "".join(c if c.isalnum() else "-" for c in directory)
+
+
 def status_file_event(doc: object, mtime: float) -> dict | None:
     """One `sessions/<pid>.json` → evidence with the pid that owns the thread."""
     if not isinstance(doc, dict):

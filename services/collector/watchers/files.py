@@ -91,6 +91,13 @@ class JsonlWatcher:
             if path not in found and wall_now - self.tails[path].mtime > self.recent:
                 self._drop(path)
 
+    def follow(self, path: str) -> None:
+        """A file we know is live (an agent holds it open, or its status file names it): follow it
+        now instead of waiting for the next discovery walk."""
+        if path not in self.tails and os.path.isfile(path):
+            self.tails[path] = Tail(path)
+            self.states[path] = self.make_state(path)
+
     def _drop(self, path: str) -> None:
         self.tails.pop(path, None)
         self.states.pop(path, None)

@@ -98,21 +98,27 @@ def kilo_db_path() -> str:
 SESSION_NEEDS = {"id", "time_updated"}
 MESSAGE_NEEDS = {"session_id", "data", "time_created"}
 BUSY_TIMEOUT = 0.2   # the collector's cycle must not wait on the agent's write transaction
+# mtimes move in coarse ticks: a commit landing in the same tick as our read leaves the
+# signature as it was, so files changed this recently are read again at the next scan
+SETTLE = 2.0
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6
 
 
-def _file_signature(path: str) -> tuple | None:
-    """What changes when a commit lands: the db file and, in WAL mode, its -wal file."""
+def _file_signature(path: str) -> tuple[tuple, float] | None:
+    """What changes when a commit lands (the db file and, in WAL mode, its -wal file), and
+    when the newer of the two last changed."""
     try:
         st = os.stat(path)
     except OSError:
         return None
+    newest = st.st_mtime
     try:
         wal = os.stat(path + "-wal")
         wal_sig = (wal.st_ino, wal.st_size, wal.st_mtime_ns)
+        newest = max(newest, wal.st_mtime)
     except OSError:
         wal_sig = None
-    return (path, st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, wal_sig)
+    return (path, st.st_mode, st.st_ino, st.st_size, st.st_mtime_ns, wal_sig), newest
 
 
 def _is_busy(e: sqlite3.Error) -> bool:
@@ -158,10 +164,11 @@ class SqliteAgentWatcher:
 
     def scan(self, mono_now: float, wall_now: float) -> list[dict]:
         path = self.db_path()
-        sig = _file_signature(path)
-        if sig is None:            # no database: the agent is not installed or not used yet
+        found = _file_signature(path)
+        if found is None:          # no database: the agent is not installed or not used yet
             self._signature = None
             return []
+        sig, changed_at = found
         if sig == self._signature:
             return []
         if not stat.S_ISREG(sig[1]):
@@ -179,7 +186,7 @@ class SqliteAgentWatcher:
         except sqlite3.Error:      # not a database, or corrupt: wait until the file changes
             self.unreadable += 1
             events = []
-        self._signature = sig
+        self._signature = sig if wall_now - changed_at >= SETTLE else None
         return events
 
     def _read(self, path: str, wall_now: float) -> list[dict]:
