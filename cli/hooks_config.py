@@ -52,10 +52,15 @@ def settings_path(agent: str, env: dict[str, str] | None = None) -> str:
 # -- Claude Code and Gemini CLI: JSON settings with a "hooks" table ----------------------------
 
 def _without_ours(doc: dict, agent: str) -> dict:
-    doc = copy.deepcopy(doc)
+    """The document minus our entries; untouched (even an empty "hooks": {}) when none are there."""
     hooks = doc.get("hooks")
-    if not isinstance(hooks, dict):
-        return doc
+    if not isinstance(hooks, dict) or not any(
+            isinstance(g, dict) and isinstance(g.get("hooks"), list)
+            and any(isinstance(h, dict) and _ours(h.get("command"), agent) for h in g["hooks"])
+            for groups in hooks.values() if isinstance(groups, list) for g in groups):
+        return copy.deepcopy(doc)
+    doc = copy.deepcopy(doc)
+    hooks = doc["hooks"]
     for event in list(hooks):
         groups = hooks[event]
         if not isinstance(groups, list):

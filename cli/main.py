@@ -16,6 +16,17 @@ class UsageError(Exception):
     pass
 
 
+def finite(text: str) -> float:
+    import math
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+finite.__name__ = "number"   # argparse names the type in its error: "invalid number value"
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):   # one line, exit 2
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -81,9 +92,9 @@ def build_parser() -> Parser:
     s.add_argument("--tone", choices=tones)
     s = sub.add_parser("set-progress", help="set a session's progress bar")
     s.add_argument("session")
-    s.add_argument("--current", type=float)
-    s.add_argument("--total", type=float)
-    s.add_argument("--percent", type=float)
+    s.add_argument("--current", type=finite)
+    s.add_argument("--total", type=finite)
+    s.add_argument("--percent", type=finite)
     s.add_argument("--label")
     s.add_argument("--clear", action="store_true")
     s = sub.add_parser("log", help="add a line to a session's log")

@@ -53,6 +53,8 @@ class _Reader:
                 chunk = self.sock.recv(min(n - got, 1 << 20))
             except TimeoutError:
                 raise ZmtpError("timed out") from None
+            except OSError as e:   # reset by a peer that died mid-conversation
+                raise ZmtpError(str(e)) from None
             if not chunk:
                 raise ZmtpError("connection closed by the peer")
             chunks.append(chunk)

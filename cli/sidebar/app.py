@@ -3,7 +3,12 @@
 One poll waits on the publisher feed, the state link, stdin and a wakeup pipe (signals), with
 a timeout that is the next thing due: a missed heartbeat, a command's deadline, the spinner
 (only while an agent runs), a footer message expiring. Nothing is drawn unless the snapshot or
-the view changed. Imports are lazy: the first paint should come well under 200 ms after start.
+the view changed.
+
+Start-up is ordered for the first paint: importing pyzmq costs more than everything else the
+sidebar does before it can paint, so the first snapshot is peeked at with the standard-library
+ZMTP client the CLI uses, painted, and only then is pyzmq loaded and the feed set up (which
+subscribes and asks for the snapshot again: the peek is never trusted past the first paint).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import sys
 import time
 
 ESC_WAIT = 0.03           # s: ESC alone is the Esc key if nothing follows within this
+PEEK_TIMEOUT = 0.1        # s the pre-pyzmq snapshot peek may take; a stalled publisher costs no more
 FIRST_PAINT_WAIT = 0.15   # s: the first paint waits this long for the snapshot, not longer
 SPIN_EVERY = 0.1
 REQUERY_EVERY = 3.0       # s between tmux questions about this pane's session and client
@@ -44,18 +50,12 @@ def _calling_pane(rt) -> tuple[str | None, str | None]:
 
 class App:
     def __init__(self, rt, explicit_client: str | None) -> None:
-        import zmq
-        from cli.sidebar.feed import Feed
-        from cli.sidebar.link import StateLink
         from cli.sidebar.view import View
-        self.zmq = zmq
         self.rt = rt
         now = time.monotonic()
         self.started = now
-        self.ctx = zmq.Context(1)
-        self.feed = Feed(rt, self.ctx)
-        self.feed.start(now)                   # the snapshot request flies while we set up
-        self.link = StateLink(rt, self.ctx)
+        self.zmq = self.ctx = self.feed = self.link = None   # connect() sets them up
+        self.peeked: dict | None = None
         self.explicit = explicit_client
         self.pane, self.pane_session = _calling_pane(rt)
         self.tmux_client: str | None = None
@@ -66,6 +66,7 @@ class App:
         self.screen = None
         self.stop = False
         self.resized = False
+        self.resized_since = False   # the screen was cleared: the next frame is drawn even if unchanged
         self.dirty = True
         self.painted = False
         self.in_buf = b""
@@ -75,6 +76,41 @@ class App:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
+
+    # -- connecting ----------------------------------------------------------------------------
+
+    def peek(self) -> None:
+        """The publisher's current snapshot for the first paint, without pyzmq; nothing if it
+        does not answer at once."""
+        endpoint = self.rt.sync_endpoint
+        if not endpoint.startswith("ipc://"):
+            return
+        from cli import zmtp
+        from services import protocol as P
+        try:
+            frame = zmtp.request(endpoint[len("ipc://"):], P.encode("get_snapshot"), PEEK_TIMEOUT,
+                                 max_bytes=P.MAX_SNAPSHOT_BYTES)
+            msg = P.decode(frame, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
+        except (zmtp.ZmtpError, P.ProtocolError, OSError):
+            return
+        if msg["type"] == "snapshot" and isinstance(msg.get("snapshot"), dict):
+            self.peeked = msg["snapshot"]
+
+    def connect(self, now: float) -> None:
+        import zmq
+        from cli.sidebar.feed import Feed
+        from cli.sidebar.link import StateLink
+        self.zmq = zmq
+        self.ctx = zmq.Context(1)
+        self.feed = Feed(self.rt, self.ctx)
+        self.feed.start(now)
+        self.link = StateLink(self.rt, self.ctx)
+
+    @property
+    def snapshot(self) -> dict | None:
+        if self.feed is not None and self.feed.snapshot is not None:
+            return self.feed.snapshot
+        return self.peeked
 
     # -- who this sidebar is for ---------------------------------------------------------------
 
@@ -90,7 +126,7 @@ class App:
 
     def follow_snapshot(self, now: float) -> None:
         from cli.sidebar.view import on_snapshot, pick_client
-        snap = self.feed.snapshot
+        snap = self.snapshot
         if snap is None:
             return
         if self.pane is not None and self.pane_session not in {s.get("id") for s in snap.get("sessions") or []}:
@@ -112,7 +148,10 @@ class App:
             elif kind == V.CLOSE_SIDEBARS:
                 self.stop = close_sidebars(self)
             elif kind == V.RESYNC:
-                self.feed.resync(now)
+                if self.feed is not None:
+                    self.feed.resync(now)
+            elif self.link is None:
+                continue   # before connect(): nothing has been typed yet, so nothing is lost
             elif not self.link.send(kind, fields, now):
                 self.view = V.say(self.view.replace(state_ok=False),
                                   "opensessions is not reachable (reconnecting…)", now, "error")
@@ -127,7 +166,7 @@ class App:
         self.esc_deadline = now + ESC_WAIT if self.in_buf else 0.0
         if not events:
             return
-        snap = self.feed.snapshot or {}
+        snap = self.snapshot or {}
         if self.explicit is None and self.pane is not None and self.view.client is not None:
             # a key came from the most recently active client; with several on this session,
             # make sure that is the one commands are for
@@ -164,20 +203,24 @@ class App:
         from cli.sidebar import view as V
         from cli.sidebar.render import render
         from cli.sidebar.themes import palette
-        snap = self.feed.snapshot
+        snap = self.snapshot
         theme = V.theme_under_cursor(self.view) if self.view.mode == V.THEME else \
             ((snap or {}).get("settings") or {}).get("theme")
         h, w = self.screen.size()
-        self.frame = render(snap, self.view, w, h, theme)
+        previous, self.frame = self.frame, render(snap, self.view, w, h, theme)
         if self.frame.scroll != self.view.scroll:
             self.view = self.view.replace(scroll=self.frame.scroll)
-        self.screen.paint(self.frame, palette(theme)["bg"])
         self.dirty = False
+        if previous is not None and not self.resized_since and previous.lines == self.frame.lines:
+            return   # a change that shows nothing (the feed's first snapshot after the peek…)
+        self.resized_since = False
+        self.screen.paint(self.frame, palette(theme)["bg"])
         self.painted = True
         if self.paint_log:
             try:
                 with open(self.paint_log, "a") as f:
-                    f.write(f"{time.time():.6f} {self.feed.core.seq} {int(snap is not None)}\n")
+                    seq = self.feed.core.seq if self.feed is not None else -1
+                    f.write(f"{time.time():.6f} {seq} {int(snap is not None)}\n")
             except OSError:
                 self.paint_log = None
 
@@ -235,16 +278,21 @@ class App:
 
     def run(self) -> int:
         from cli.sidebar.screen import Screen
-        zmq = self.zmq
         self.install_signals()
+        self.peek()
         self.screen = Screen()
+        if self.peeked is not None:
+            self.follow_snapshot(time.monotonic())
+            self.paint(time.monotonic())
+        self.connect(time.monotonic())
+        zmq = self.zmq
         while not self.stop:
             now = time.monotonic()
             if self.resized:
                 self.resized = False
                 self.screen.resize()
-                self.dirty = True
-            ready = self.painted or self.feed.snapshot is not None or now >= self.started + FIRST_PAINT_WAIT
+                self.dirty = self.resized_since = True
+            ready = self.painted or self.snapshot is not None or now >= self.started + FIRST_PAINT_WAIT
             if self.dirty and ready:
                 self.paint(now)
             poller = zmq.Poller()
@@ -294,9 +342,11 @@ class App:
             signal.set_wakeup_fd(-1)
         except ValueError:
             pass
-        self.feed.close()
-        self.link.close()
-        self.ctx.destroy(linger=0)
+        for part in (self.feed, self.link):
+            if part is not None:
+                part.close()
+        if self.ctx is not None:
+            self.ctx.destroy(linger=0)
 
 
 def run(rt, args) -> int:

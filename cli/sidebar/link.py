@@ -1,7 +1,8 @@
 """Commands to state over a DEALER, never waiting: a send returns at once, the answer comes
 through the app's poll, and a request not answered in time is given up (Lazy Pirate: the socket
-is replaced, so nothing queued on a dead connection fires later). Idle, a ping now and then
-tells the sidebar whether state is there, so it can say "reconnecting…" before a key fails."""
+is closed with LINGER 0 and replaced, so a command queued while state was away is dropped with
+it, never run minutes later). Idle, a ping now and then tells the sidebar whether state is
+there, so it can say "reconnecting…" before a key fails."""
 from __future__ import annotations
 
 REPLY_TIMEOUT = 2.0
@@ -26,9 +27,6 @@ class StateLink:
         s = self.ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
         s.setsockopt(zmq.MAXMSGSIZE, self.P.MAX_SNAPSHOT_BYTES)
-        # no queueing for a peer that is not there: a `kill` typed during an outage must fail
-        # now, not run when state comes back
-        s.setsockopt(zmq.IMMEDIATE, 1)
         s.setsockopt(zmq.SNDHWM, 64)
         s.setsockopt(zmq.RECONNECT_IVL, 100)
         s.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
@@ -42,7 +40,7 @@ class StateLink:
         self.pending.clear()
 
     def send(self, kind: str, fields: dict, now: float) -> bool:
-        """False when state cannot take it now (not connected); the caller tells the user."""
+        """False when the request cannot even be queued; the caller tells the user."""
         body = self.P.encode(kind, **fields)
         self.counter += 1
         rid = b"c%d" % self.counter

@@ -224,8 +224,10 @@ def _status_rule(pt: _Painter, snapshot: dict | None, view: V.View, settings: di
 
 def _session_list(pt: _Painter, sessions: list, view: V.View, rows: int, first_row: int):
     per = 2 if rows >= 4 else 1
-    fit = max(1, rows // per)
+    fit = rows // per
     n = len(sessions)
+    if fit <= 0:
+        return [], {}, view.scroll, 1, 0, 0
     hl = V.highlight_index(view, sessions)
     top = max(0, min(view.scroll, n - fit))
     if not view.free_scroll:

@@ -182,10 +182,17 @@ def _list_key(view: View, key: str, ctx: Ctx) -> tuple[View, list]:
         return move_to(view, i - max(1, ctx.page), ctx)
     if key == "enter":
         return (view, _switch(view, hl)) if hl else (view, [])
-    if key == "tab":
-        return view, [("switch", {"target": "next", **_client_fields(view)})] if sessions else []
-    if key == "btab":
-        return view, [("switch", {"target": "prev", **_client_fields(view)})] if sessions else []
+    if key in ("tab", "btab"):
+        if not sessions:
+            return view, []
+        step = 1 if key == "tab" else -1
+        listed = names(sessions)
+        if view.current in listed:
+            # the key was typed in this sidebar, so its client is in the session it marks current:
+            # name the neighbour exactly rather than trust state's idea of where the client is,
+            # which a tmux listing taken just before the last switch can still hold for a moment
+            return view, _switch(view, listed[(listed.index(view.current) + step) % len(listed)])
+        return view, [("switch", {"target": "next" if step > 0 else "prev", **_client_fields(view)})]
     if len(key) == 1 and "1" <= key <= "9":
         n = int(key)
         if n > len(sessions):

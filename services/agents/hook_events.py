@@ -38,7 +38,8 @@ def claude_event(payload: dict) -> dict | None:
     ev: dict = {"agent": "claude-code", "source": "hook", "hook": name[:64], "thread_id": sid[:256]}
     if isinstance(payload.get("cwd"), str):
         ev["dir"] = payload["cwd"]
-    parent = _parent_of_subagent(payload.get("transcript_path") or "")
+    tpath = payload.get("transcript_path")
+    parent = _parent_of_subagent(tpath if isinstance(tpath, str) else "")
     if parent is not None or name == "SubagentStop":
         # a subagent working is its parent's turn going on; it never ends or answers that turn
         if parent is not None:
@@ -95,7 +96,8 @@ def codex_event(payload: dict) -> dict | None:
         tid = payload.get("thread-id")
         if not isinstance(tid, str) or not tid:
             return None
-        inputs = payload.get("input-messages") or []
+        inputs = payload.get("input-messages")
+        inputs = inputs if isinstance(inputs, list) else []
         first = inputs[0] if inputs and isinstance(inputs[0], str) else ""
         if first.startswith(CODEX_TITLE_PROMPT):
             return None    # the hidden thread Codex runs to title the real one

@@ -37,6 +37,7 @@ def codex_home() -> str:
 def open_transcripts(pids: list[int], children: dict[int, list[int]]) -> dict[str, int]:
     """path → the agent pid (from `pids`) whose process tree holds it open."""
     out: dict[str, int] = {}
+    shared: set[str] = set()   # one file held by two agents (OpenCode's single DB) ties to neither
     for agent_pid in pids:
         stack, seen = [agent_pid], set()
         while stack and len(seen) < 32:
@@ -56,8 +57,9 @@ def open_transcripts(pids: list[int], children: dict[int, list[int]]) -> dict[st
                 except OSError:
                     continue
                 if target.endswith((".jsonl", ".json", ".db")):
-                    out.setdefault(target, agent_pid)
-    return out
+                    if out.setdefault(target, agent_pid) != agent_pid:
+                        shared.add(target)
+    return {path: pid for path, pid in out.items() if path not in shared}
 
 
 class AgentFiles:
@@ -136,5 +138,6 @@ class AgentFiles:
         return events
 
     def stats(self) -> dict:
+        extra = {type(w).__name__: w.stats() for w in self.extra if hasattr(w, "stats")}
         return {"claude": self.claude_transcripts.stats(), "codex": self.codex_rollouts.stats(),
-                "status_files_bad": self.claude_status.bad_files, "bad_lines": self.bad_lines}
+                "status_files_bad": self.claude_status.bad_files, "bad_lines": self.bad_lines, **extra}

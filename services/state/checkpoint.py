@@ -10,12 +10,31 @@ import orjson
 
 from services.state.metadata import Metadata
 from services.state.model import Model
-from services.state.tracker import Thread
+from services.protocol import AGENTS, STATUSES
+from services.state.tracker import SOURCE_RANK, Thread
 
 VERSION = 1
 _THREAD_FIELDS = ("agent", "thread_id", "pane_id", "session_id", "pid", "thread_name", "status", "unseen",
                   "liveness", "since", "source", "status_at", "evidence_at", "name_rank", "placeholder", "dir",
-                  "session_guessed")
+                  "session_guessed", "ended", "ended_at")
+
+
+_NUM = (int, float)
+_OPT_STR = (str, type(None))
+_TYPES = {"agent": (str,), "thread_id": (str,), "pane_id": _OPT_STR, "session_id": _OPT_STR,
+          "pid": (int, type(None)), "thread_name": _OPT_STR, "status": (str,), "unseen": (bool,),
+          "liveness": (str,), "since": _NUM, "source": (str,), "status_at": _NUM, "evidence_at": _NUM,
+          "name_rank": (int,), "placeholder": (bool,), "dir": _OPT_STR, "session_guessed": (bool,),
+          "ended": (bool,), "ended_at": _NUM}
+
+
+def _valid_thread(item: dict) -> bool:
+    for f, kinds in _TYPES.items():
+        v = item.get(f)
+        if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
+            return False
+    return (item["status"] in STATUSES and item["source"] in SOURCE_RANK
+            and item["liveness"] in ("alive", "exited", "unknown") and item["agent"] in AGENTS)
 
 
 def encode(model: Model) -> bytes:
@@ -40,14 +59,9 @@ def restore(model: Model, data: bytes) -> int:
         raise ValueError("checkpoint without threads and metadata")
     n = 0
     for item in threads:
-        if not isinstance(item, dict) or not all(f in item for f in _THREAD_FIELDS):
+        if not isinstance(item, dict) or not _valid_thread(item):
             continue
-        try:
-            t = Thread(**{f: item[f] for f in _THREAD_FIELDS})
-        except TypeError:
-            continue
-        if not isinstance(t.agent, str) or not isinstance(t.thread_id, str):
-            continue
+        t = Thread(**{f: item[f] for f in _THREAD_FIELDS})
         model.tracker.threads[model.tracker.key(t.agent, t.thread_id)] = t
         n += 1
     for name, m in metadata.items():

@@ -27,7 +27,8 @@ class Metadata:
             m.status = d["status"]
         if isinstance(d.get("progress"), dict):
             m.progress = d["progress"]
-        for entry in d.get("logs") or []:
+        logs = d.get("logs")
+        for entry in logs if isinstance(logs, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("message"), str):
                 m.logs.append(entry)
         return m

@@ -128,7 +128,7 @@ class Model:
         self.highlights = {t: h for t, h in self.highlights.items() if t in new_clients}
         self.ports = {k: v for k, v in self.ports.items() if k in sessions}
         self.tmux_connected, self.tmux_error = True, None
-        self.tracker.forget_panes(set(new_panes), now)
+        self.tracker.forget_panes(set(new_panes), now, self.looking)
         for t in self.tracker.threads.values():
             if t.pane_id in new_panes:
                 t.session_id, t.session_guessed = new_panes[t.pane_id].session_id, False
@@ -153,7 +153,7 @@ class Model:
                     return False
                 found.setdefault(pane_id, []).append((a["agent"], a["pid"]))
         pane_session = {p.id: p.session_id for p in self.panes.values()}
-        self.tracker.apply_presence(found, pane_session, now)
+        self.tracker.apply_presence(found, pane_session, now, self.looking)
         return True
 
     def apply_ports(self, by_session: dict) -> bool:

@@ -51,6 +51,8 @@ class Thread:
     placeholder: bool = False       # known only from a process; no thread id from the agent yet
     dir: str | None = None
     session_guessed: bool = False   # session from the working directory, not from a pane
+    ended: bool = False             # the agent said it ended, or another thread took its pane
+    ended_at: float = 0.0
 
     def to_dict(self) -> dict:
         return {"agent": self.agent, "thread_id": self.thread_id, "thread_name": self.thread_name,
@@ -139,7 +141,7 @@ class Tracker:
                     pid = other.pid
                 del self.threads[self.key(other.agent, other.thread_id)]
             elif pid is None or other.pid == pid or other.pid is None:
-                other.pane_id, other.liveness = None, "exited"
+                other.pane_id, other.liveness, other.ended, other.ended_at = None, "exited", True, now
                 if other.status in ACTIVE:
                     self._set_status(other, "interrupted", "process", now, now, looking=None)
         t.pane_id = pane
@@ -190,12 +192,14 @@ class Tracker:
             t.thread_name, t.name_rank = name, max(ev.name_rank, t.name_rank)
         t.evidence_at = max(t.evidence_at, at)
         if ev.status is not None:
-            if self._accepts(t, ev, at):
-                self._set_status(t, ev.status, ev.source, at, now, looking)
-            else:
+            if not self._accepts(t, ev, at):
                 self.rejected += 1
+            elif ev.status == t.status and SOURCE_RANK[ev.source] < SOURCE_RANK[t.source]:
+                pass   # a weaker source agreeing confirms the claim; it does not take it over
+            else:
+                self._set_status(t, ev.status, ev.source, at, now, looking)
         if ev.ends:
-            t.liveness = "exited"
+            t.liveness, t.ended, t.ended_at = "exited", True, now
             if t.status in ACTIVE:
                 self._set_status(t, "interrupted", ev.source, at, now, looking)
         return changed or before != (t.status, t.unseen, t.liveness, t.pane_id, t.session_id, t.thread_name)
@@ -228,15 +232,17 @@ class Tracker:
     # -- processes ------------------------------------------------------------------------
 
     def apply_presence(self, panes: dict[str, list[tuple[str, int]]], pane_session: dict[str, str],
-                       now: float) -> bool:
+                       now: float, looking: Looking | None = None) -> bool:
         """Agent processes now under each scanned pane: presence and liveness. A pane's agent
-        process with no thread yet gets a placeholder so it shows at once."""
+        process with no thread yet gets a placeholder so it shows at once. A thread that ended
+        stays ended even while its process lives on (Claude's /clear starts a new thread in the
+        same process)."""
         changed = False
         alive_pids: dict[int, str] = {}
         for pane_id, agents in panes.items():
             for agent, pid in agents:
-                alive_pids[pid] = pane_id
-                owners = [t for t in self.threads.values() if t.agent == agent and
+                alive_pids[pid] = agent
+                owners = [t for t in self.threads.values() if t.agent == agent and not t.ended and
                           (t.pid == pid or (t.pane_id == pane_id and t.pid is None and not t.placeholder))]
                 if owners:
                     for t in owners:
@@ -255,26 +261,26 @@ class Tracker:
                                                             placeholder=True)
                 changed = True
         for t in self.threads.values():
-            if t.pid is not None and t.liveness == "alive" and t.pid not in alive_pids:
-                changed |= self._process_gone(t, now)
+            if t.pid is not None and t.liveness == "alive" and alive_pids.get(t.pid) != t.agent:
+                changed |= self._process_gone(t, now, looking)
         return changed
 
-    def _process_gone(self, t: Thread, now: float) -> bool:
+    def _process_gone(self, t: Thread, now: float, looking: Looking | None = None) -> bool:
         """`kill -9` sends no SessionEnd: the process going away ends the thread."""
-        t.liveness = "exited"
+        t.liveness, t.ended_at = "exited", now
         if t.status in ACTIVE:
-            t.status, t.source, t.status_at, t.since = "interrupted", "process", now, now
+            self._set_status(t, "interrupted", "process", now, now, looking)
         if t.placeholder:
             t.since = now
         return True
 
-    def forget_panes(self, live_panes: set[str], now: float) -> bool:
+    def forget_panes(self, live_panes: set[str], now: float, looking: Looking | None = None) -> bool:
         """Panes that no longer exist cannot host a live agent."""
         changed = False
         for t in self.threads.values():
             if t.pane_id is not None and t.pane_id not in live_panes:
                 if t.liveness == "alive":
-                    changed |= self._process_gone(t, now)
+                    changed |= self._process_gone(t, now, looking)
                 t.pane_id = None
                 changed = True
         return changed
@@ -310,7 +316,7 @@ class Tracker:
             if t.placeholder and t.liveness == "exited" and now - t.since >= self.exited_linger:
                 gone.append(k)
             elif not alive and t.status not in ACTIVE:
-                quiet = now - max(t.since, t.evidence_at)
+                quiet = now - max(t.since, t.evidence_at, t.ended_at)   # counted from the end
                 limit = PRUNE_UNSEEN_AFTER if t.unseen else PRUNE_SEEN_AFTER
                 if t.liveness == "exited" and t.status == "idle" and not t.unseen:
                     limit = self.exited_linger      # nothing to tell about an idle agent that quit

@@ -282,6 +282,7 @@ def test_hits_map_both_lines_of_each_row():
 def test_tiny_heights_never_overflow(h):
     f = render(five(), V.View(highlight="s5"), 24, h)
     assert_fits(f, 24, h)
+    assert all(0 <= y < h for y in f.hits)
 
 
 # -- detail panel ------------------------------------------------------------------------------

@@ -84,9 +84,16 @@ def test_enter_switches_this_client_to_the_highlighted_session():
     assert_encodable(cmds)
 
 
-def test_tab_and_shift_tab_switch_next_and_previous():
-    assert press(base(), "tab")[1] == [("switch", {"target": "next", "client": TTY, "pane": "%3"})]
-    assert press(base(), "btab")[1] == [("switch", {"target": "prev", "client": TTY, "pane": "%3"})]
+def test_tab_and_shift_tab_switch_to_the_neighbours_of_the_current_session():
+    assert press(base(current="s3"), "tab")[1] == [("switch", {"target": "=s4", "client": TTY, "pane": "%3"})]
+    assert press(base(current="s3"), "btab")[1] == [("switch", {"target": "=s2", "client": TTY, "pane": "%3"})]
+    assert press(base(current="s5"), "tab")[1][0][1]["target"] == "=s1"       # wraps around
+    assert press(base(current="s1"), "btab")[1][0][1]["target"] == "=s5"
+
+
+def test_tab_without_a_known_current_session_asks_state_for_next_and_prev():
+    assert press(base(current=None), "tab")[1] == [("switch", {"target": "next", "client": TTY, "pane": "%3"})]
+    assert press(base(current=None), "btab")[1] == [("switch", {"target": "prev", "client": TTY, "pane": "%3"})]
 
 
 @pytest.mark.parametrize("n", range(1, 6))

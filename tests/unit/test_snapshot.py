@@ -171,3 +171,56 @@ def test_a_big_model_fits_in_a_snapshot_message():
     assert sum(len(s["agents"]) for s in snap["sessions"]) == 200
     assert len(P.encode("state.snapshot", snapshot=snap)) < P.MAX_SNAPSHOT_BYTES
     assert len(session_rows(sessions)) == 500
+
+
+# -- metadata and highlights ------------------------------------------------------------------
+
+def test_every_session_carries_its_metadata():
+    m = model()
+    m.set_status("gamma", "deploying", "warn", now=5.0)
+    m.set_progress("gamma", {"current": 1, "total": 4, "label": "steps"}, now=6.0)
+    m.add_log("alpha", "build ok", "success", "ci", now=7.0)
+    snap = build_snapshot(m, now=10.0)
+    sessions = by_name(snap)
+    assert sessions["gamma"]["metadata"] == {
+        "status": {"text": "deploying", "tone": "warn", "ts": 5.0},
+        "progress": {"current": 1, "total": 4, "percent": 25.0, "label": "steps", "ts": 6.0},
+        "logs": []}
+    assert sessions["alpha"]["metadata"]["logs"] == [{"message": "build ok", "tone": "success", "source": "ci", "ts": 7.0}]
+    assert sessions["\\$HOME"]["metadata"] == {"status": None, "progress": None, "logs": []}
+    assert all(set(s["metadata"]) == {"status", "progress", "logs"} for s in snap["sessions"])
+    P.decode(P.encode("state.snapshot", snapshot=snap), P.SNAPSHOT_IN, max_bytes=P.MAX_SNAPSHOT_BYTES)
+
+
+def test_metadata_changes_change_the_snapshot_body():
+    m = model()
+    before = P.snapshot_body(build_snapshot(m, now=1.0))
+    m.add_log("gamma", "x", None, None, now=2.0)
+    assert P.snapshot_body(build_snapshot(m, now=3.0)) != before
+
+
+def test_a_renamed_session_shows_its_metadata_under_the_new_name():
+    m = model()
+    m.set_status("gamma", "keep me", None, now=1.0)
+    m.apply_tmux(session_rows([("$1", "alpha", 100, ["%1", "%2"]), ("$2", "beta", 200, ["%3"]),
+                               ("$3", "gamma2", 300, ["%4", "%5"]), ("$4", "\\$HOME", 400, ["%6"])]),
+                 [client_row("/dev/pts/2", "$1", "alpha", pane_id="%1")], now=2.0)
+    assert by_name(build_snapshot(m, now=3.0))["gamma2"]["metadata"]["status"]["text"] == "keep me"
+
+
+def test_each_client_has_a_highlight_defaulting_to_its_session():
+    m = model()
+    snap = build_snapshot(m, now=1.0)
+    assert {c["tty"]: c["highlight"] for c in snap["clients"]} == {"/dev/pts/1": "gamma", "/dev/pts/2": "alpha"}
+    m.highlights["/dev/pts/2"] = "\\$HOME"
+    snap = build_snapshot(m, now=2.0)
+    assert {c["tty"]: c["highlight"] for c in snap["clients"]} == {"/dev/pts/1": "gamma", "/dev/pts/2": "\\$HOME"}
+
+
+def test_agents_carry_the_snapshot_fields_from_events():
+    m = model()
+    m.apply_event({"agent": "claude-code", "source": "hook", "status": "running", "thread_id": "c-1",
+                   "thread_name": "say hi", "pane": "%2", "at": 20.0}, now=20.0)
+    (a,) = by_name(build_snapshot(m, now=21.0))["alpha"]["agents"]
+    assert a == {"agent": "claude-code", "thread_id": "c-1", "thread_name": "say hi", "status": "running",
+                 "unseen": False, "liveness": "alive", "pane_id": "%2", "since": 20.0}

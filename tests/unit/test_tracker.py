@@ -241,6 +241,17 @@ def test_running_without_evidence_or_a_live_process_goes_stale():
     assert (th.status, th.since, th.unseen) == ("stale", 100.0 + STALE_AFTER, True)
 
 
+def test_the_stale_delay_is_configurable():
+    t = Tracker(stale_after=10.0)
+    f = Feed(t)
+    f(source="transcript", status="running", thread_id="t1", at=0.0)
+    t.expire(now=9.0)
+    assert f.thread("t1").status == "running"
+    t.expire(now=10.0)
+    assert f.thread("t1").status == "stale"
+    assert Tracker().stale_after == STALE_AFTER == 180.0
+
+
 def test_stale_respects_who_is_looking():
     t = Tracker()
     f = Feed(t)
@@ -274,9 +285,9 @@ def test_dead_finished_threads_are_pruned_seen_sooner_than_unseen(looking, limit
     f(status="done", thread_id="t1", pane="%1", pid=5, at=10.0)
     t.apply_presence({}, {"%1": "$1"}, now=11.0)                          # the agent quit
     assert f.thread("t1").unseen is (not looking)
-    # quiet time counts from the last evidence or status change (10.0)
-    assert t.expire(now=10.0 + limit - 1) is False and len(t.threads) == 1
-    assert t.expire(now=10.0 + limit) is True and t.threads == {}
+    # quiet time counts from when the agent quit (11.0), not from its last evidence
+    assert t.expire(now=11.0 + limit - 1) is False and len(t.threads) == 1
+    assert t.expire(now=11.0 + limit) is True and t.threads == {}
 
 
 def test_an_unseen_result_outlives_the_seen_limit():

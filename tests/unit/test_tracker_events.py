@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 from services.state import tracker as T
 from services.state.tracker import ACTIVE, STRONG_HOLD, TERMINAL, Tracker, clean_name
 
-from ._builders import PROPS, Feed, everybody_looks
+from ._builders import FEW, PROPS, Feed, everybody_looks
 
 PANES = {"%0": "$1", "%1": "$1", "%2": "$2"}
 
@@ -184,16 +184,23 @@ def test_a_terminal_status_someone_looks_at_is_seen():
     assert f.thread("t1").unseen is False
 
 
-@pytest.mark.parametrize("status", ["idle", "running", "tool-running", "waiting"])
+@pytest.mark.parametrize("status", ["running", "tool-running", "waiting"])
 def test_any_non_terminal_status_clears_unseen(status):
     f = feed()
     f(status="done", thread_id="t1", pane="%0", at=1.0)
     assert f.thread("t1").unseen is True
     f(status=status, thread_id="t1", at=2.0)
-    if status == "idle":                                  # idle after done is refused: still unseen
-        assert f.thread("t1").unseen is True
-    else:
-        assert f.thread("t1").unseen is False
+    assert f.thread("t1").unseen is False
+
+
+def test_idle_clears_unseen_except_after_done_where_it_is_refused():
+    f = feed()
+    f(status="error", thread_id="t1", pane="%0", at=1.0)
+    f(status="idle", thread_id="t1", at=2.0)
+    assert (f.thread("t1").status, f.thread("t1").unseen) == ("idle", False)
+    f(status="done", thread_id="t1", at=3.0)
+    f(status="idle", thread_id="t1", at=4.0)
+    assert (f.thread("t1").status, f.thread("t1").unseen) == ("done", True)
 
 
 def test_the_looking_callback_sees_the_pane_the_event_binds():
@@ -464,7 +471,7 @@ def test_invariants_hold_under_any_mix_of_evidence(ops):
         check_invariants(tr, now)
 
 
-@PROPS
+@FEW
 @given(st.lists(life_op, max_size=25), st.integers(0, 4))
 def test_expire_bounds_memory_to_max_threads(ops, bound):
     tr = Tracker(exited_linger=30.0)

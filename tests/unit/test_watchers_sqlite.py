@@ -5,6 +5,7 @@ Real SQLite files in tmp_path, written by a second connection the way OpenCode w
 """
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -61,13 +62,13 @@ class FakeOpenCode:
     def update(self, mid: str, at: float, data: dict) -> None:
         self.con.execute("UPDATE message SET data = ?, time_updated = ? WHERE id = ?", (_json(data), ms(at), mid))
 
-    def prompt(self, sid: str, at: float, text: str = "make the tests pass") -> str:
+    def prompt(self, sid: str, at: float) -> str:
+        """A user prompt: OpenCode touches the session, then stores the message."""
         self.touch(sid, at)
         return self.message(sid, at, user(at))
 
 
 def _json(obj: dict) -> str:
-    import json
     return json.dumps(obj)
 
 
@@ -138,7 +139,8 @@ def test_session_event_fields():
 
 
 def test_session_event_drops_placeholder_titles_and_bad_values():
-    ev = session_event("opencode", "ses_x", "New session - 2025-01-02T03:04:05.000Z", "/w\n", 1_700_000_000_000, None, None)
+    placeholder = "New session - 2025-01-02T03:04:05.000Z"
+    ev = session_event("opencode", "ses_x", placeholder, "/w\n", 1_700_000_000_000, None, None)
     assert "thread_name" not in ev and "dir" not in ev and "status" not in ev and ev["at"] == 1_700_000_000.0
     assert session_event("opencode", "ses\x07bad", "t", "/w", 1, None, None) is None
     assert session_event("opencode", 42, "t", "/w", 1, None, None) is None
@@ -329,7 +331,8 @@ def test_schema_drift_missing_tables_or_columns_is_skipped_and_counted(home, sch
 
 
 def test_minimal_schema_from_the_notes_is_enough(home):
-    db = FakeOpenCode(opencode_db_path(), "CREATE TABLE session (id TEXT, title TEXT, directory TEXT, time_updated INTEGER);"
+    db = FakeOpenCode(opencode_db_path(),
+                      "CREATE TABLE session (id TEXT, title TEXT, directory TEXT, time_updated INTEGER);"
                       "CREATE TABLE message (session_id TEXT, data TEXT, time_created INTEGER);")
     now = time.time()
     db.con.execute("INSERT INTO session VALUES ('ses_1', 'Port the CLI', '/w', ?)", (ms(now),))

@@ -28,8 +28,8 @@ STOP_REASONS = {"end_turn": "done", "tool_use": "tool-running", "max_tokens": "d
 
 
 def _tool_results_status(content: object) -> str | None:
-    """A user message made of tool results: what the agent is doing with them, or None when
-    the message is not (only) tool results."""
+    """What the agent is doing with the tool results a user message carries, or None when it
+    carries none."""
     if not isinstance(content, list):
         return None
     runs = [c.get("run") for c in content if isinstance(c, dict) and c.get("type") == "tool_result"]
@@ -41,7 +41,7 @@ def _tool_results_status(content: object) -> str | None:
     if statuses & TOOL_PENDING:
         return "tool-running"
     if statuses & TOOL_STOPPED:
-        return "interrupted"        # the user stopped a tool; Amp ends the turn there
+        return "interrupted"        # the user stopped a tool: taken as the turn's end until a reply says otherwise
     return "running"                # every result is back: the model is being asked again
 
 
@@ -140,8 +140,8 @@ class AmpWatcher:
 
     def scan(self, mono_now: float, wall_now: float) -> list[dict]:
         events = self.files.scan(wall_now)
-        for path, mtime in list(self.files.seen.items()):
-            if wall_now - mtime < SETTLE:
+        for path, key in list(self.files.seen.items()):
+            if wall_now - key[0] / 1e9 < SETTLE:   # key: (mtime_ns, inode, size)
                 del self.files.seen[path]
         for path in [p for p in self.reported if p not in self.files.seen]:
             if not os.path.isfile(path):

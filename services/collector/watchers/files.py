@@ -151,7 +151,7 @@ class SmallFiles:
                  prefix: str = "", recent: float = 1800.0, max_bytes: int = 8 << 20):
         self.roots, self.suffix, self.prefix, self.parse = roots, suffix, prefix, parse
         self.recent, self.max_bytes = recent, max_bytes
-        self.seen: dict[str, float] = {}
+        self.seen: dict[str, tuple] = {}   # path → (mtime_ns, inode, size): a same-mtime rewrite still counts
         self.bad_files = 0
 
     def scan(self, wall_now: float) -> list[dict]:
@@ -164,20 +164,21 @@ class SmallFiles:
                 except OSError:
                     continue
                 present.add(e.path)
-                if self.seen.get(e.path) == st.st_mtime or wall_now - st.st_mtime > self.recent:
+                key = (st.st_mtime_ns, st.st_ino, st.st_size)
+                if self.seen.get(e.path) == key or wall_now - st.st_mtime > self.recent:
                     continue
                 if st.st_size > self.max_bytes:
                     self.bad_files += 1
-                    self.seen[e.path] = st.st_mtime
+                    self.seen[e.path] = key
                     continue
                 try:
                     with open(e.path, "rb") as f:
                         doc = orjson.loads(f.read())
                 except (OSError, orjson.JSONDecodeError):
                     self.bad_files += 1   # half-written or garbage: try again when it changes
-                    self.seen[e.path] = st.st_mtime
+                    self.seen[e.path] = key
                     continue
-                self.seen[e.path] = st.st_mtime
+                self.seen[e.path] = key
                 try:
                     out.extend(self.parse(doc, st.st_mtime, e.path))
                 except Exception:
