@@ -56,6 +56,8 @@ class App:
         self.started = now
         self.zmq = self.ctx = self.feed = self.link = None   # connect() sets them up
         self.peeked: dict | None = None
+        self._shaped_from: dict | None = None
+        self._shaped: dict | None = None
         self.explicit = explicit_client
         self.pane, self.pane_session = _calling_pane(rt)
         self.tmux_client: str | None = None
@@ -108,9 +110,12 @@ class App:
 
     @property
     def snapshot(self) -> dict | None:
-        if self.feed is not None and self.feed.snapshot is not None:
-            return self.feed.snapshot
-        return self.peeked
+        """What is drawn: the feed's snapshot (or the peeked one), checked into shape once."""
+        raw = self.feed.snapshot if self.feed is not None and self.feed.snapshot is not None else self.peeked
+        if raw is not self._shaped_from:
+            from cli.sidebar.shape import shape
+            self._shaped_from, self._shaped = raw, shape(raw)
+        return self._shaped
 
     # -- who this sidebar is for ---------------------------------------------------------------
 
@@ -317,8 +322,10 @@ class App:
                     data = os.read(0, 4096)
                 except BlockingIOError:
                     data = None
-                if data == b"":
+                except OSError:
                     break   # the pane is gone
+                if data == b"":
+                    break
                 if data:
                     self.on_input(data, now)
             feed_changed = False

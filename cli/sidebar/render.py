@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from cli.sidebar import view as V
-from cli.sidebar.text import clean, cut, fit_right, pad, width as text_width
+from cli.sidebar.text import clean, cut, pad, width as text_width
 from cli.sidebar.themes import palette
 from services.settings import THEMES, WIDTH_MAX, WIDTH_MIN
 
@@ -152,7 +152,8 @@ def render(snapshot: dict | None, view: V.View, width: int, height: int, theme: 
     elif view.mode == V.THEME:
         body = _theme_picker(pt, view, list_rows)
     elif snapshot is None:
-        body = _centered_note(pt, list_rows, "reconnecting…" if view.link == "reconnecting" else "connecting…")
+        body = _centered_note(pt, list_rows, "reconnecting…" if view.link == "reconnecting" else "connecting…",
+                              "is `opensessions up` running?" if view.link == "reconnecting" else "")
     elif not sessions:
         body = _centered_note(pt, list_rows, "no sessions")
     else:
@@ -342,12 +343,14 @@ def _row_sub(pt: _Painter, s: dict, index_w: int, sel: bool, home: str) -> list:
     return pt.line(segs, sel=sel)
 
 
-def _centered_note(pt: _Painter, rows: int, note: str) -> list:
+def _centered_note(pt: _Painter, rows: int, note: str, hint: str = "") -> list:
     lines = [pt.blank() for _ in range(rows)]
-    if rows:
-        text = cut(note, pt.w)
-        left = max(0, (pt.w - text_width(text)) // 2)
-        lines[min(rows - 1, rows // 3)] = pt.line([pt.seg(" " * left), pt.seg(text, "dim")])
+    y = min(rows - 1, rows // 3)
+    for k, (text, role) in enumerate(((note, "fg"), (hint, "dim"))):
+        if text and 0 <= y + k < rows:
+            text = cut(text, pt.w)
+            left = max(0, (pt.w - text_width(text)) // 2)
+            lines[y + k] = pt.line([pt.seg(" " * left), pt.seg(text, role)])
     return lines
 
 

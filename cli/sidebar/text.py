@@ -65,10 +65,3 @@ def pad(text: str, cells: int) -> str:
     text = cut(text, cells)
     return text + " " * (cells - width(text))
 
-
-def fit_right(left: str, right: str, cells: int) -> str:
-    """`left` cut to leave room for `right`, padded so that `right` ends at the last cell."""
-    rw = width(right)
-    if rw >= cells:
-        return pad(right, cells)
-    return pad(left, cells - rw) + right

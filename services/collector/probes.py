@@ -15,9 +15,79 @@ from services.collector.identity import Proc
 GIT_TIMEOUT = 2.0
 
 
+_HAS_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+_identity_cache: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}
+
+
+def _children(pid: int) -> list[int]:
+    """Children of a process from /proc/<pid>/task/<tid>/children (every thread can fork)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    out: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                out.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _read_proc(pid: int, ppid: int) -> Proc | None:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            comm = f.read().decode("utf-8", "replace").rstrip("\n")
+    except OSError:
+        return None
+    key = (pid, comm)   # exec changes comm, so a pid that exec'd another program is read again
+    cached = _identity_cache.get(key)
+    if cached is None:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = tuple(a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a)
+        except OSError:
+            return None
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            exe = ""
+        cached = _identity_cache[key] = (exe, argv)
+    return Proc(pid, ppid, comm, cached[0], cached[1])
+
+
 def process_table(roots: set[int], max_depth: int = 6) -> list[Proc]:
-    """One pass over /proc for parent links, then names and argv only for the processes under
-    the given roots (pane pids): the rest of the machine is never read in full."""
+    """The processes under the given roots (pane pids), walked down from the roots: the rest of
+    the machine is never read. Names and argv are read once per (pid, comm)."""
+    if not _HAS_CHILDREN_FILES:
+        return _process_table_full(roots, max_depth)
+    procs: list[Proc] = []
+    frontier = [(r, 0) for r in roots]
+    seen: set[int] = set()
+    for depth in range(max_depth + 1):
+        nxt = []
+        for pid, ppid in frontier:
+            if pid in seen:
+                continue
+            seen.add(pid)
+            proc = _read_proc(pid, ppid)
+            if proc is None:
+                continue
+            procs.append(proc)
+            if depth < max_depth:
+                nxt.extend((child, pid) for child in _children(pid))
+        frontier = nxt
+        if not frontier:
+            break
+    live = {p.pid for p in procs}
+    for key in [k for k in _identity_cache if k[0] not in live]:
+        del _identity_cache[key]
+    return procs
+
+
+def _process_table_full(roots: set[int], max_depth: int) -> list[Proc]:
+    """Without children files: one pass over /proc for parent links, then the subtrees."""
     ppid_of: dict[int, int] = {}
     for p in psutil.process_iter(["ppid"]):
         ppid_of[p.pid] = p.info["ppid"] or 0
@@ -30,15 +100,7 @@ def process_table(roots: set[int], max_depth: int = 6) -> list[Proc]:
         frontier = [k for pid in frontier for k in kids.get(pid, []) if k not in wanted]
         if not frontier:
             break
-    procs = []
-    for pid in wanted:
-        try:
-            info = psutil.Process(pid).as_dict(["name", "exe", "cmdline"])
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        procs.append(Proc(pid, ppid_of[pid], info.get("name") or "", info.get("exe") or "",
-                          tuple(info.get("cmdline") or ())))
-    return procs
+    return [p for p in (_read_proc(pid, ppid_of[pid]) for pid in wanted) if p is not None]
 
 
 def listening_ports() -> dict[int, set[int]]:

@@ -120,7 +120,7 @@ class StateService:
             client = m.resolve_client(msg.get("client"), msg.get("pane"))
             target = m.switch_target(msg["target"], client)
             self.tmux.switch_client(client.tty, target.name)
-            m.set_client_session(client.tty, target)
+            m.set_client_session(client.tty, target, now)
             self.changed = True
             return {"client": client.tty, "session": target.name}
         if kind == "reorder":
@@ -203,7 +203,7 @@ class StateService:
             if neighbour is not None:
                 for c in inside:
                     self.tmux.switch_client(c.tty, neighbour.name)
-                    m.set_client_session(c.tty, neighbour)
+                    m.set_client_session(c.tty, neighbour, self.clock())
                     moved.append({"client": c.tty, "session": neighbour.name})
         self.tmux.kill_session(session.name)
         m.forget_session(session)
@@ -217,7 +217,7 @@ class StateService:
         session = m.add_session(row)
         if client is not None:
             self.tmux.switch_client(client.tty, session.name)
-            m.set_client_session(client.tty, session)
+            m.set_client_session(client.tty, session, self.clock())
         self.changed = True
         return {"name": session.name, "id": session.id}
 

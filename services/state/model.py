@@ -15,6 +15,9 @@ from services.state.tracker import Event, Thread, Tracker, representative_state
 from services.tmux import display_name, stored_name
 
 
+PIN_SECONDS = 1.0   # how long our own switch outranks a tmux listing that disagrees
+
+
 class CommandError(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -84,6 +87,7 @@ class Model:
     settings: dict = field(default_factory=lambda: dict(DEFAULTS))
     highlights: dict[str, str] = field(default_factory=dict)       # client tty → session name
     metadata: dict[str, Metadata] = field(default_factory=dict)     # by session name
+    pins: dict[str, tuple[str, float]] = field(default_factory=dict)  # tty → (session id, until)
     tracker: Tracker = field(default_factory=Tracker)
     ports: dict[str, list[int]] = field(default_factory=dict)       # by session id
     git: dict[str, dict] = field(default_factory=dict)              # by dir
@@ -122,9 +126,19 @@ class Model:
         for row in clients:
             if row["control"]:
                 continue
-            new_clients[row["tty"]] = Client(row["tty"], row["pid"], row["session_id"], row["session_name"],
-                                             row["window_id"], row["pane_id"], row["activity"])
+            client = Client(row["tty"], row["pid"], row["session_id"], row["session_name"],
+                            row["window_id"], row["pane_id"], row["activity"])
+            pin = self.pins.get(client.tty)
+            if pin is not None:
+                if client.session_id == pin[0] or now >= pin[1] or pin[0] not in sessions:
+                    del self.pins[client.tty]        # confirmed, or too old to trust
+                else:   # a listing taken before our switch landed: the switch stands
+                    old = self.clients.get(client.tty)
+                    if old is not None:
+                        client = old
+            new_clients[client.tty] = client
         self.sessions, self.panes, self.clients = sessions, new_panes, new_clients
+        self.pins = {t: p for t, p in self.pins.items() if t in new_clients}
         self.highlights = {t: h for t, h in self.highlights.items() if t in new_clients}
         self.ports = {k: v for k, v in self.ports.items() if k in sessions}
         self.tmux_connected, self.tmux_error = True, None
@@ -398,10 +412,13 @@ class Model:
                                        row.current_command, row.current_path, row.title)
         return s
 
-    def set_client_session(self, tty: str, session: Session) -> None:
+    def set_client_session(self, tty: str, session: Session, now: float | None = None) -> None:
+        """After our own switch: the client is there now, whatever a listing in flight says."""
         c = self.clients.get(tty)
         if c is not None:
             c.session_id, c.session_name = session.id, session.name
+            if now is not None:
+                self.pins[tty] = (session.id, now + PIN_SECONDS)
             self._client_moved(c)
 
     def _client_moved(self, c: Client) -> None:
@@ -410,6 +427,7 @@ class Model:
         active = [p for p in self.panes.values() if p.session_id == c.session_id and p.active and p.window_active]
         c.pane_id = active[0].id if active else ""
         c.window_id = active[0].window_id if active else ""
+        self.highlights[c.tty] = c.session_name   # the keyboard highlight follows the client
         self.tracker.mark_seen(self.looking)
 
     def client_session_changed(self, client_name: str, session_id: str, session_name: str) -> bool:
@@ -418,5 +436,6 @@ class Model:
         if c is None or (c.session_id == session_id and c.session_name == session_name):
             return False
         c.session_id, c.session_name = session_id, session_name
+        self.pins.pop(client_name, None)          # tmux's own word, in order with our commands
         self._client_moved(c)
         return True

@@ -2,9 +2,9 @@
 whether its process lives, and in which one session it is. Pure: time is always given.
 
 Evidence comes from sources of different strength (`SOURCE_RANK`). A claim is replaced by newer
-evidence, never by older evidence, and a weaker source cannot replace a stronger claim made
-within `STRONG_HOLD` seconds (a hook saying `waiting` is not undone by a transcript read that
-happens to land a moment later). A fresh `waiting` is cleared only by evidence that the user
+evidence, never by older evidence, and a weaker source cannot replace a stronger `waiting` made
+within `STRONG_HOLD` seconds (a hook saying `waiting` is not undone by a transcript line or a
+screen capture that lands a moment later: neither can see the prompt for sure). A fresh `waiting` is cleared only by evidence that the user
 answered (a tool finished, a new prompt, the turn ended) — not by a running-type hook that
 re-fires during the turn. A thread's pane binding (from a hook's `$TMUX_PANE`, a status file or
 an agent process under the pane) beats any guess from its working directory.
@@ -191,6 +191,8 @@ class Tracker:
                      or (ev.name_rank == t.name_rank and ev.name_rank >= 2)):
             t.thread_name, t.name_rank = name, max(ev.name_rank, t.name_rank)
         t.evidence_at = max(t.evidence_at, at)
+        if ev.source == "status-file" and ev.status == "idle" and t.status in ACTIVE:
+            ev.status = "done"    # the agent's own word that it stopped working: the turn ended
         if ev.status is not None:
             if not self._accepts(t, ev, at):
                 self.rejected += 1
@@ -209,8 +211,8 @@ class Tracker:
         if at < t.status_at:
             return False                                  # older evidence never wins
         stronger = SOURCE_RANK[t.source] > SOURCE_RANK[ev.source]
-        if stronger and at - t.status_at < STRONG_HOLD and ev.status != t.status:
-            return False                                  # a fresh, stronger claim holds
+        if stronger and t.status == "waiting" and at - t.status_at < STRONG_HOLD and ev.status != t.status:
+            return False      # a fresh, exact `waiting` holds: files cannot see a prompt, a screen may lag
         if t.status == "waiting" and ev.status in ("running", "tool-running") and ev.keeps_waiting:
             return False                                  # a re-fired running hook; no answer yet
         if t.status == "done" and ev.status == "idle":

@@ -192,7 +192,7 @@ def test_detail_panel_shows_dir_branch_ports_and_agents(world):
         port = probe.getsockname()[1]
     world.new_session("other")
     world.tmux("new-session", "-d", "-s", "api", "-x", "120", "-y", "40", "-c", repo)
-    world.tmux("set-option", "-g", "default-terminal", "tmux-256color")
+    world.tmux("set-option", "-g", "default-terminal", "screen")    # 8 colours: the degraded palette
     world.ok("up")
     world.attach("api")
     world.tmux("send-keys", "-t", "=api:", claude, "Enter")
@@ -211,6 +211,8 @@ def test_detail_panel_shows_dir_branch_ports_and_agents(world):
     keys(world, side, "k")                                       # the panel follows the highlight
     wait_text(world, side, "─ other ")
     assert "claude-code" not in screen(world, side)
+    world.tmux("resize-pane", "-t", side, "-x", "50")             # SIGWINCH: drawn again at 50 cells
+    wait_for(lambda: screen(world, side).splitlines()[1] == "─" * 50, what="the sidebar redrawn at 50 cells")
     assert "Traceback" not in errors(world)
 
 

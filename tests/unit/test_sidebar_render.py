@@ -228,6 +228,7 @@ def test_no_snapshot_yet_says_connecting_or_reconnecting():
     assert any("connecting…" in line for line in text(render(None, V.View(), 32, 20)))
     f = render(None, V.View(link="reconnecting"), 32, 20)
     assert any("reconnecting…" in line for line in text(f))
+    assert any("opensessions up" in line for line in text(f))
 
 
 def test_reconnecting_with_a_snapshot_keeps_the_list_and_says_so():

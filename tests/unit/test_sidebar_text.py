@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from cli.sidebar.text import char_width, clean, cut, fit_right, pad, width
+from cli.sidebar.text import char_width, clean, cut, pad, width
 
 from ._builders import PROPS
 
@@ -49,11 +49,6 @@ def test_pad_fills_to_exact_width():
     assert pad("日本語", 4) == "日… "        # the cell a wide character could not use is padded
     assert width(pad("日本語", 4)) == 4
     assert pad("toolong", 4) == "too…"
-
-
-def test_fit_right_keeps_the_right_part_whole():
-    line = fit_right("a long session name", " ✓", 12)
-    assert line.endswith(" ✓") and width(line) == 12 and "…" in line
 
 
 def test_clean_replaces_control_characters():

@@ -33,9 +33,7 @@ def status_file_event(doc: object, mtime: float) -> dict | None:
     ev: dict = {"agent": AGENT, "source": "status-file", "thread_id": sid[:256], "pid": pid,
                 "at": number_to_epoch(doc.get("statusUpdatedAt")) or number_to_epoch(doc.get("updatedAt")) or mtime}
     if isinstance(status, str) and status in STATUS_FILE_MAP:
-        ev["status"] = STATUS_FILE_MAP[status]
-        if ev["status"] == "idle":
-            ev["status"] = None   # idle after a turn is `done` to us; the transcript says which
+        ev["status"] = STATUS_FILE_MAP[status]   # idle after a turn: the tracker makes it `done`
     if isinstance(doc.get("cwd"), str):
         ev["dir"] = doc["cwd"]
     if isinstance(doc.get("name"), str) and doc.get("nameSource") == "user":
