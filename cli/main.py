@@ -108,6 +108,11 @@ def build_parser() -> Parser:
     s.add_argument("session")
     s.add_argument("message")
     s.add_argument("--tone", choices=tones)
+    s = sub.add_parser("tmux", help="install or uninstall opensessions in this tmux server")
+    s.add_argument("action", choices=["install", "uninstall"])
+    s = sub.add_parser("sidebars", help="sidebar panes in every window: on, off, toggle, focus")
+    s.add_argument("action", choices=["on", "off", "toggle", "focus"])
+    s.add_argument("--client", metavar="TTY")
     s = sub.add_parser("sidebar", help="run the sidebar in this pane")
     s.add_argument("--client", metavar="TTY", help="the client whose session is marked current")
     return p
@@ -319,6 +324,29 @@ def run_command(args) -> int:
             print(f"(dry run: {path} not changed)")
         else:
             print(f"{path}: {args.action}ed" + (f" (backup: {backup})" if backup else ""))
+        return EXIT_OK
+    if c == "tmux":
+        from cli import tmux_plugin
+        from services.tmux import TmuxError
+
+        def ask(mtype, **fields):
+            return _ask_state(rt, mtype, **fields)
+        try:
+            if args.action == "install":
+                key = tmux_plugin.install(rt, ask)
+                print(f"opensessions installed in tmux server {rt.socket_path}: prefix {key} then "
+                      f"s (sidebar), t (toggle), 1-9 (switch), e (even layout)")
+            else:
+                removed = tmux_plugin.uninstall(rt, ask)
+                from cli import supervise
+                supervise.down(rt)
+                print("opensessions uninstalled: " + (", ".join(removed) if removed else "nothing was left to remove"))
+        except TmuxError as e:
+            raise CommandFailed("tmux", f"tmux: {e}") from None
+        return EXIT_OK
+    if c == "sidebars":
+        r = _ask_state(rt, "sidebars", action=args.action, client=args.client, pane=pane)
+        print(f"sidebars {r['sidebars']}")
         return EXIT_OK
     if c == "sidebar":
         from cli.sidebar.app import run as run_sidebar

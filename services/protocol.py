@@ -105,7 +105,8 @@ COMMANDS: dict[str, dict[str, F]] = {
     "new": {"name": F(OPT_STR, required=False, max_len=NAME_MAX, name_like=True),
             "dir": F(OPT_STR, required=False, max_len=4096, name_like=True),
             "switch": F((bool,), required=False), "client": _client, "pane": _pane},
-    "set_setting": {"key": F(STR, choices=frozenset({"filter", "theme", "width"})),
+    "set_setting": {"key": F(STR, choices=frozenset({"filter", "theme", "width", "position", "sidebars",
+                                                     "keytable", "index_keys"})),
                     "value": F((str, int), max_len=64)},
     "highlight": {"client": F(STR, max_len=NAME_MAX, name_like=True), "session": _name},
 }
@@ -137,6 +138,9 @@ COMMANDS.update({
     "clear_log": {"session": _session},
     "notify": {"session": _session, "message": F(STR, max_len=LOG_MESSAGE_MAX), "tone": _tone},
     "seen": {"session": _session},
+    # sidebars in tmux windows: on, off, toggle, or focus the one in the client's window
+    "sidebars": {"action": F(STR, choices=frozenset({"on", "off", "toggle", "focus"})),
+                 "client": _client, "pane": _pane},
     # the collector asks which panes are worth a look at the screen
     "screen_candidates": {},
 })

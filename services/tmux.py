@@ -373,3 +373,34 @@ def pane_client(socket_path: str, pane_id: str, timeout: float = 1.0) -> tuple[s
     session_id, session_name, tty, client_session = parts
     # with no client on the pane's session tmux names one from another session: not ours
     return session_id, (tty if tty and client_session == session_name else None)
+
+
+# -- opensessions inside the user's tmux: marks, hooks, bindings -----------------------------
+
+SIDEBAR_TITLE = "opensessions-sidebar"
+HOOK_INDEX = 5351                 # our slot in each hook array: the mark uninstall looks for
+KEY_TABLE = "opensessions"
+NOTE = "opensessions"             # every binding we add carries this note (-N)
+POKE_BUFFER = "opensessions-poke"
+WIDTH_HOOKS = ("window-layout-changed", "window-resized")
+
+
+def _sidebar_pane_format() -> str:
+    return "#{P:#{?#{==:#{pane_title}," + SIDEBAR_TITLE + "},#{pane_id},}}"
+
+
+def width_hook_command(width: int) -> str:
+    """A tmux-only hook (no process forked) that puts the window's sidebar back to `width`
+    whenever anything changes the layout: splits, exits, manual resizes, terminal resizes."""
+    sidebar = _sidebar_pane_format()
+    has = "#{!=:" + sidebar + ",}"
+    wrong = "#{!=:#{P:#{?#{==:#{pane_title}," + SIDEBAR_TITLE + "},#{pane_width},}}," + str(width) + "}"
+    return ("run-shell -C \"if-shell -F '#{&&:" + has + "," + wrong + "}' 'resize-pane -t " + sidebar
+            + " -x " + str(width) + "'\"")
+
+
+def poke_hook_command() -> str:
+    """pane-exited fires in any session, but control clients hear of layout changes only in the
+    session they are attached to; a buffer change is announced to every control client, so the
+    collector looks again at once (lonely sidebars) — still without forking anything."""
+    return f"set-buffer -b {POKE_BUFFER} x"

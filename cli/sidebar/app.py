@@ -27,9 +27,14 @@ PAINT_LOG = "OPENSESSIONS_SIDEBAR_PAINT_LOG"
 
 
 def close_sidebars(app: "App") -> bool:
-    """`q`: close the sidebars. Today that is this one (True ends the loop); closing every
-    sidebar pane, and keeping them closed, is tmux-integration work in state that will be one
-    command sent from here."""
+    """`q`: close the sidebars — every one, and they stay closed: state turns them off and
+    removes their panes (this one included). True ends this loop even if state is away."""
+    if app.link is not None and app.link.sock is not None:
+        try:
+            app.link.send("sidebars", {"action": "off"}, time.monotonic())
+            app.link.sock.poll(500)   # the answer, or this pane's end, comes within a moment
+        except Exception:   # state away: this sidebar still closes
+            pass
     return True
 
 

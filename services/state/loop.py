@@ -18,6 +18,7 @@ from services.state import checkpoint, store
 from services.state.model import CommandError, Model
 from services.state.order import merged_order
 from services.state.snapshot import build_snapshot
+from services.state.tmux_sync import TmuxSync
 from services.state.tracker import Tracker
 from services.tmux import Tmux, TmuxError, TmuxUnavailable
 
@@ -37,6 +38,7 @@ class StateService:
         self.checkpoint_dirty = False
         self._next_checkpoint = 0.0
         self.tmux = Tmux(rt.socket_path)
+        self.tmux_sync = TmuxSync(self.tmux)
         self.ctx = zmq.Context.instance()
         self.cmd = socket(self.ctx, zmq.ROUTER, max_msg=P.MAX_COMMAND_BYTES + 1024)
         self.cmd.setsockopt(zmq.ROUTER_MANDATORY, 0)
@@ -157,6 +159,8 @@ class StateService:
             if m.apply_event(msg, now):
                 self.changed = True
             return {"accepted": True}
+        if kind == "sidebars":
+            return self._sidebars(msg)
         if kind == "screen_candidates":
             return {"panes": [{"pane": t.pane_id, "agent": t.agent, "status": t.status, "pid": t.pid}
                               for t in m.tracker.screen_candidates(now)]}
@@ -172,6 +176,28 @@ class StateService:
         if kind == "new":
             return self._new(msg)
         raise CommandError(P.UNKNOWN_TYPE, f"unknown command {kind!r}")
+
+    def _sidebars(self, msg: dict) -> dict:
+        m, action = self.model, msg["action"]
+        was = m.settings.get("sidebars")
+        on = {"on": True, "off": False, "toggle": was != "on", "focus": True}[action]
+        m.settings["sidebars"] = "on" if on else "off"
+        if m.settings["sidebars"] != was:
+            m.order_dirty = True
+        self.changed = True
+        self.tmux_sync.sync(m, self.clock())          # at once: the user is looking
+        result = {"sidebars": m.settings["sidebars"]}
+        if action == "focus":
+            client = m.resolve_client(msg.get("client"), msg.get("pane"))
+            pane = next((p.id for p in m.panes.values() if p.window_id == client.window_id
+                         and p.title == "opensessions-sidebar"), None)
+            if pane is None:   # just spawned: tmux knows it before our listing does
+                pane = self.tmux_sync.spawn(m, next((p.id for p in m.panes.values()
+                                                     if p.window_id == client.window_id and p.active), ""))
+            if pane:
+                self.tmux.cmd("select-pane", "-t", pane)
+                result["pane"] = pane
+        return result
 
     def _metadata(self, kind: str, msg: dict, now: float) -> dict:
         m = self.model
@@ -305,6 +331,11 @@ class StateService:
     # -- snapshot -------------------------------------------------------------------------
 
     def push_snapshot(self) -> None:
+        try:
+            if self.tmux_sync.sync(self.model, self.clock()):   # tmux follows the model first
+                self.changed = True
+        except Exception as e:   # tmux trouble never stops a snapshot
+            log.error("tmux_sync_error", error=repr(e))
         snap = build_snapshot(self.model, self.clock(), self.rt.socket_path)
         body = P.snapshot_body(snap)
         if body == self._last_body:
