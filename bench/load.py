@@ -1,371 +1,435 @@
-"""The agent load: N Claude Code threads, each working in bursts — a turn of a prompt, tool
-calls and a stop, 5 events per second on average — exactly as opensessions sees a real one:
+"""`python -m bench.load`: opensessions under load — many subscribed sidebars, a storm of
+commands and a flood of observations, against one real trio.
 
-- every event appends a real-format line to the thread's transcript
-  (~/.claude/projects/<encoded cwd>/<session id>.jsonl), and a turn's start and end rewrite its
-  live status file (~/.claude/sessions/<pid>.json, naming the pid of the `claude` process in
-  the thread's pane, so the collector ties the thread to that pane);
-- every event fires the hook Claude would run, with Claude's hook payload: most go to state as
-  the `event` command the hook command sends (mapped by the product's own
-  `services.agents.hook_events.claude_event`, with the pane and pid the hook would add), over
-  one DEALER socket; a steady part (`hook_procs` per second, the turns' `Stop`) runs the real
-  `opensessions hook claude-code` process with the payload on stdin and $TMUX/$TMUX_PANE set,
-  as Claude does.
+A private tmux server with sessions and a pty-attached client, the real trio under supervisord,
+then for `--seconds`:
+- a command storm: `--rate` commands per second (set-status, log, emit, set-progress, reorder,
+  ping; every one valid, almost every one a real change) from a DEALER with a bounded number in
+  flight, each one timed from send to reply;
+- an observation flood: `--obs-rate` obs.events batches per second PUSHed to state;
+- `--subscribers` sidebar-like subscribers (Clone pattern: SUB first, then the snapshot from the
+  publisher's sync socket, gap or new epoch → ask again), spread over worker processes.
+It prints command latency p50/p99, snapshot age on arrival at the subscribers, how long each
+took to reach the final snapshot after the storm, gaps and resyncs, and each service's RSS after
+the warm-up and at the end.
 
-One process drives all threads (200 Python processes would measure Python's start-up, not
-opensessions). It runs as `python -m bench.load SPEC.json` in its own process group and obeys
-lines on stdin: `run`, `pause`, `stats` (answers one JSON line), `quit`. It prints `ready` once
-every thread has its transcript, status file and SessionStart.
+The classes here (CloneSub, the storm and the flood) are also what tests/e2e/test_load.py uses.
 """
 from __future__ import annotations
 
-import heapq
-import json
-import os
-import random
-import select
-import signal
-import subprocess
+import argparse
+import multiprocessing
+import re
+import statistics
 import sys
 import time
-import uuid
 
+import orjson
 import zmq
 
 from services import protocol as P
-from services.agents.hook_events import claude_event
 
-TOOLS_PER_TURN = 4         # a turn: prompt, 4 × (PreToolUse, PostToolUse), Stop = 10 events
-BURST_GAP = 0.05           # s between the events of a burst
-MAX_HOOK_PROCS = 6         # real hook processes in flight at once; more are sent over the socket
+HEADER = re.compile(rb'^\{"v":1,"type":"(snapshot|heartbeat)","seq":(\d+),"epoch":"([^"]*)"')
 
 
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def encode_dir(directory: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in directory)
+def _header(frame: bytes) -> tuple[str, int, str]:
+    """(type, seq, epoch) of a published message without decoding the snapshot in it; the full
+    decode (and validation) is kept for the frames a subscriber actually uses."""
+    m = HEADER.match(frame[:120])
+    if m is not None:
+        return m.group(1).decode(), int(m.group(2)), m.group(3).decode()
+    msg = P.decode(frame, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
+    return msg["type"], msg["seq"], msg["epoch"]
 
 
-class Agent:
-    def __init__(self, spec: dict, home: str):
-        self.tid, self.pane, self.pid, self.cwd = spec["tid"], spec["pane"], spec["pid"], spec["cwd"]
-        self.transcript = os.path.join(home, ".claude", "projects", encode_dir(self.cwd), f"{self.tid}.jsonl")
-        self.status_file = os.path.join(home, ".claude", "sessions", f"{self.pid}.json")
-        os.makedirs(os.path.dirname(self.transcript), exist_ok=True)
-        self.fd = os.open(self.transcript, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self.parent: str | None = None
-        self.step = 0
-        self.turns = 0
-        self.started = int(time.time() * 1000)
+class CloneSub:
+    """A sidebar-like subscriber, ZeroMQ Guide ch. 5 "Clone": subscribe first, then ask the sync
+    socket for the snapshot and its seq; drop updates at or below it; a gap in seq (or a
+    heartbeat ahead of us, or a new epoch) means ask again.
 
-    def line(self, obj: dict, now: float) -> None:
-        u = str(uuid.uuid4())
-        base = {"parentUuid": self.parent, "isSidechain": False, "userType": "external", "cwd": self.cwd,
-                "sessionId": self.tid, "version": "2.1.197", "gitBranch": "", "uuid": u, "timestamp": iso(now)}
-        self.parent = u
-        os.write(self.fd, (json.dumps({**base, **obj}) + "\n").encode())
+    `pump()` reads what has arrived. Only the newest snapshot of a batch is decoded (a sidebar
+    draws the newest one), unless `decode_all`: then `on_snapshot(snapshot, now)` sees each."""
 
-    def status(self, status: str, now: float) -> None:
-        ms = int(now * 1000)
-        doc = {"pid": self.pid, "sessionId": self.tid, "cwd": self.cwd, "startedAt": self.started,
-               "version": "2.1.197", "kind": "interactive", "entrypoint": "cli", "name": "bench",
-               "nameSource": "derived", "status": status, "updatedAt": ms, "statusUpdatedAt": ms}
-        tmp = self.status_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(doc, f)
-        os.replace(tmp, self.status_file)
-
-    def payload(self, event: str, **fields) -> dict:
-        return {"session_id": self.tid, "transcript_path": self.transcript, "cwd": self.cwd,
-                "hook_event_name": event, **fields}
-
-
-class Driver:
-    def __init__(self, spec: dict):
-        self.spec = spec
-        self.rate = float(spec["rate"])
-        self.hook_every = 1.0 / spec["hook_procs"] if spec.get("hook_procs") else None
-        self.agents = [Agent(a, spec["home"]) for a in spec["agents"]]
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.SNDHWM, 100000)
-        self.sock.connect(spec["state_endpoint"])
-        self.hook_env = {**spec["env"], "TMUX": f"{spec['socket']},{spec['server_pid']},0"}
-        self.procs: list[subprocess.Popen] = []
-        self.running = False
-        self.heap: list[tuple[float, int]] = []
-        self.next_hook = 0.0
-        self.run_started = 0.0
-        self.run_time = 0.0
-        self.stats = {"events": 0, "socket_events": 0, "hook_procs": 0, "hook_procs_failed": 0,
-                      "hook_busy": 0, "lines": 0, "status_writes": 0, "replies_ok": 0, "replies_error": 0,
-                      "late_max_ms": 0.0, "turns": 0}
-        self.late: list[float] = []
-
-    # -- what a thread does ----------------------------------------------------------------
-
-    def start_threads(self) -> None:
-        now = time.time()
-        for a in self.agents:
-            a.line({"type": "user", "message": {"role": "user", "content": "start the bench"}}, now)
-            a.line({"type": "system", "subtype": "turn_duration", "durationMs": 10}, now)
-            a.status("idle", now)
-            self.send_event(a, a.payload("SessionStart", source="startup"), now)
-        self.drain()
-
-    def act(self, a: Agent, now: float) -> float:
-        """One event of the thread's turn; returns the delay to its next one."""
-        k = a.step
-        last = 1 + 2 * TOOLS_PER_TURN
-        if k == 0:
-            a.turns += 1
-            self.stats["turns"] += 1
-            text = f"bench turn {a.turns}: keep going"
-            a.status("busy", now)
-            self.stats["status_writes"] += 1
-            a.line({"type": "user", "message": {"role": "user", "content": text}}, now)
-            self.stats["lines"] += 1
-            self.send_event(a, a.payload("UserPromptSubmit", prompt=text, permission_mode="default"), now)
-        elif k < last:
-            tool_id = f"toolu_{a.turns:06d}{k:02d}"
-            tool_input = {"command": "true", "description": "bench"}
-            if k % 2 == 1:
-                a.line({"type": "assistant", "message": {"role": "assistant", "stop_reason": "tool_use",
-                                                         "content": [{"type": "tool_use", "id": tool_id,
-                                                                      "name": "Bash", "input": tool_input}]}}, now)
-                payload = a.payload("PreToolUse", tool_name="Bash", tool_input=tool_input, tool_use_id=tool_id)
-            else:
-                a.line({"type": "user", "message": {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": tool_id, "content": "", "is_error": False}]}}, now)
-                payload = a.payload("PostToolUse", tool_name="Bash", tool_input=tool_input, tool_use_id=tool_id,
-                                    tool_response={"stdout": "", "stderr": ""})
-            self.stats["lines"] += 1
-            self.send_event(a, payload, now)
-        else:
-            a.line({"type": "assistant", "message": {"role": "assistant", "stop_reason": "end_turn",
-                                                     "content": [{"type": "text", "text": "Done."}]}}, now)
-            a.line({"type": "system", "subtype": "turn_duration", "durationMs": 500}, now)
-            self.stats["lines"] += 2
-            payload = a.payload("Stop", last_assistant_message="Done.", background_tasks=[], stop_hook_active=False)
-            if self.hook_every is not None and now >= self.next_hook:
-                self.next_hook = max(self.next_hook + self.hook_every, now - 1.0)
-                self.run_hook(a, payload)
-            else:
-                self.send_event(a, payload, now)
-            a.status("idle", now)
-            self.stats["status_writes"] += 1
-        self.stats["events"] += 1
-        a.step = (k + 1) % (last + 1)
-        if a.step == 0:   # the rest of the cycle: `last + 1` events per cycle at `rate` per second
-            return max(BURST_GAP, (last + 1) / self.rate - last * BURST_GAP)
-        return BURST_GAP
-
-    def send_event(self, a: Agent, payload: dict, now: float) -> None:
-        ev = claude_event(payload)
-        if ev is None:
-            return
-        ev.update(pane=a.pane, pid=a.pid, at=now)
-        try:
-            self.sock.send_multipart([b"", P.encode("event", **ev)], zmq.NOBLOCK)
-            self.stats["socket_events"] += 1
-        except zmq.Again:
-            pass
-
-    def run_hook(self, a: Agent, payload: dict) -> None:
-        self.procs = [p for p in self.procs if p.poll() is None or not self._reaped(p)]
-        if len(self.procs) >= MAX_HOOK_PROCS:
-            self.stats["hook_busy"] += 1
-            self.send_event(a, payload, time.time())
-            return
-        env = {**self.hook_env, "TMUX_PANE": a.pane}
-        try:
-            p = subprocess.Popen([self.spec["bin"], "hook", "claude-code"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-            p.stdin.write(json.dumps(payload).encode())
-            p.stdin.close()
-            self.procs.append(p)
-            self.stats["hook_procs"] += 1
-        except OSError:
-            self.stats["hook_procs_failed"] += 1
-
-    def _reaped(self, p: subprocess.Popen) -> bool:
-        if p.returncode != 0:
-            self.stats["hook_procs_failed"] += 1
-        return True
-
-    # -- the loop --------------------------------------------------------------------------
-
-    def drain(self) -> None:
-        while True:
-            try:
-                frames = self.sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                ok = P.decode_reply(frames[-1])["ok"]
-            except P.ProtocolError:
-                ok = False
-            self.stats["replies_ok" if ok else "replies_error"] += 1
-
-    def resume(self, now: float) -> None:
-        cycle = (2 + 2 * TOOLS_PER_TURN) / self.rate
-        self.heap = [(now + random.random() * cycle, i) for i in range(len(self.agents))]
-        heapq.heapify(self.heap)
-        for a in self.agents:
-            a.step = 0
-        self.running, self.run_started = True, now
-        self.next_hook = now
-
-    def pause(self, now: float) -> None:
-        if self.running:
-            self.run_time += now - self.run_started
-        self.running = False
-
-    def report(self, now: float) -> dict:
-        run_time = self.run_time + (now - self.run_started if self.running else 0.0)
-        late = sorted(self.late)
-        return {**self.stats, "run_seconds": round(run_time, 2),
-                "late_p50_ms": round(late[len(late) // 2], 2) if late else 0.0,
-                "late_p99_ms": round(late[int(len(late) * 0.99)], 2) if late else 0.0}
-
-    def command(self, line: str) -> bool:
-        now = time.time()
-        cmd = line.strip()
-        if cmd == "run":
-            self.resume(now)
-        elif cmd == "pause":
-            self.pause(now)
-        elif cmd == "stats":
-            print(json.dumps(self.report(now)), flush=True)
-        elif cmd in ("quit", ""):
-            return False
-        return True
-
-    def loop(self) -> None:
-        stdin = sys.stdin.fileno()
-        buf = b""
-        while True:
-            now = time.time()
-            wait = 0.2
-            if self.running and self.heap:
-                wait = max(0.0, min(wait, self.heap[0][0] - now))
-            ready = select.select([stdin], [], [], wait)[0]
-            if ready:
-                data = os.read(stdin, 4096)
-                if not data:
-                    return
-                buf += data
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if not self.command(line.decode()):
-                        return
-            now = time.time()
-            n = 0
-            while self.running and self.heap and self.heap[0][0] <= now and n < 2000:
-                due, i = heapq.heappop(self.heap)
-                late = (now - due) * 1000
-                self.late.append(late)
-                if len(self.late) > 200000:
-                    del self.late[:100000]
-                self.stats["late_max_ms"] = max(self.stats["late_max_ms"], late)
-                delay = self.act(self.agents[i], now)
-                heapq.heappush(self.heap, (due + delay, i))
-                n += 1
-            self.drain()
+    def __init__(self, ctx: zmq.Context, rt, rcvhwm: int = 100_000, decode_all: bool = False,
+                 on_snapshot=None, sync_timeout: float = 2.0):
+        self.rt = rt
+        self.sub = ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.LINGER, 0)
+        self.sub.setsockopt(zmq.RCVHWM, rcvhwm)
+        self.sub.setsockopt(zmq.MAXMSGSIZE, P.MAX_SNAPSHOT_BYTES)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.connect(rt.pub_endpoint)                 # subscribe first …
+        self.sync = ctx.socket(zmq.DEALER)
+        self.sync.setsockopt(zmq.LINGER, 0)
+        self.sync.connect(rt.sync_endpoint)               # … then ask (in resync)
+        self.decode_all, self.on_snapshot, self.sync_timeout = decode_all, on_snapshot, sync_timeout
+        self.epoch: str | None = None
+        self.seq = -1
+        self.snapshot: dict | None = None
+        self.gaps = self.resyncs = self.received = self.heartbeats = 0
+        self.ages: list[float] = []        # s from state building a snapshot to this one having it
+        self._counter = 0
 
     def close(self) -> None:
-        deadline = time.monotonic() + 3
-        for p in self.procs:
+        self.sub.close(0)
+        self.sync.close(0)
+
+    def resync(self) -> None:
+        self._counter += 1
+        rid = b"r%d" % self._counter
+        self.sync.send_multipart([rid, b"", P.encode("get_snapshot")])
+        deadline = time.monotonic() + self.sync_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sync.poll(int(left * 1000) + 1):
+                raise TimeoutError("the publisher did not answer a snapshot request")
+            frames = self.sync.recv_multipart()
+            if frames[0] == rid:
+                break
+        msg = P.decode(frames[-1], P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
+        self.resyncs += 1
+        self.epoch, self.seq = msg["epoch"], msg["seq"]
+        if msg.get("snapshot") is not None:
+            self._use(msg["snapshot"], time.time())
+
+    def _use(self, snapshot: dict, now: float) -> None:
+        self.snapshot = snapshot
+        if isinstance(snapshot.get("ts"), (int, float)):
+            self.ages.append(now - snapshot["ts"])
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot, now)
+
+    def pump(self, limit: int = 100_000) -> int:
+        pending = None
+        n = 0
+        for _ in range(limit):
             try:
-                p.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        for a in self.agents:
-            os.close(a.fd)
-        self.sock.close(0)
-        self.ctx.term()
+                frame = self.sub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            n += 1
+            self.received += 1
+            kind, seq, epoch = _header(frame)
+            if epoch != self.epoch:
+                pending = None
+                self.resync()
+                continue
+            if kind == "heartbeat":
+                self.heartbeats += 1
+                if seq > self.seq:          # a snapshot went by unseen
+                    self.gaps += 1
+                    pending = None
+                    self.resync()
+                continue
+            if seq <= self.seq:
+                continue
+            if seq != self.seq + 1:
+                self.gaps += 1
+                pending = None
+                self.resync()
+                continue
+            self.seq = seq
+            if self.decode_all:
+                self._use(P.decode(frame, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)["snapshot"], time.time())
+            else:
+                pending = frame
+        if pending is not None:
+            self._use(P.decode(pending, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)["snapshot"], time.time())
+        return n
 
 
-def main(argv: list[str]) -> int:
-    with open(argv[0]) as f:
-        spec = json.load(f)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    random.seed(spec.get("seed", 7))
-    d = Driver(spec)
+def ask(ctx: zmq.Context, endpoint: str, message: bytes, timeout: float = 3.0) -> dict:
+    """One REQ round trip; the decoded reply (or published snapshot for get_snapshot)."""
+    s = ctx.socket(zmq.REQ)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
     try:
-        d.start_threads()
-        print("ready", flush=True)
-        d.loop()
+        s.send(message)
+        if not s.poll(int(timeout * 1000)):
+            raise TimeoutError(f"no answer from {endpoint}")
+        return orjson.loads(s.recv())
     finally:
-        d.close()
+        s.close(0)
+
+
+def publisher_snapshot(ctx: zmq.Context, rt) -> dict:
+    return ask(ctx, rt.sync_endpoint, P.encode("get_snapshot"))
+
+
+# -- the storm ----------------------------------------------------------------------------------
+
+STATUSES = ("running", "tool-running", "waiting", "running")
+
+
+def make_command(k: int, sessions: list[str], panes: list[str]) -> bytes:
+    """The k-th command of a storm: valid, and (but for ping) a change a subscriber sees."""
+    s = sessions[k % len(sessions)]
+    kind = k % 6
+    if kind == 0:
+        return P.encode("set_status", session=s, text=f"step {k}", tone=P.TONES[k % len(P.TONES)])
+    if kind == 1:
+        return P.encode("log", session=s, message=f"line {k}", source="load")
+    if kind == 2:
+        return P.encode("event", agent="claude-code", source="emit", status=STATUSES[(k // 6) % len(STATUSES)],
+                        thread_id=f"load-{k % 5}", pane=panes[k % len(panes)], at=time.time())
+    if kind == 3:
+        return P.encode("set_progress", session=s, percent=k % 101, label=f"p{k % 7}")
+    if kind == 4:
+        return P.encode("reorder", name=s, direction="up" if (k // 6) % 2 else "down")
+    return P.encode("ping")
+
+
+def command_storm(state_endpoint: str, sessions: list[str], panes: list[str], rate: float, seconds: float,
+                  conn, window: int = 64) -> None:
+    """Send `rate` commands/s for `seconds` (at most `window` unanswered), time each to its reply,
+    and report through `conn`. Runs in its own process."""
+    ctx = zmq.Context()
+    d = ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.LINGER, 0)
+    d.connect(state_endpoint)
+    sent: dict[bytes, float] = {}
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    ok = 0
+    k = 0
+    interval = 1.0 / rate
+    conn.send("ready")
+    start = time.monotonic()
+    end = start + seconds
+    while True:
+        now = time.monotonic()
+        if now >= end and not sent:
+            break
+        if now >= end + 5.0:
+            break
+        while now < end and start + k * interval <= now and len(sent) < window:
+            rid = b"%d" % k
+            d.send_multipart([rid, b"", make_command(k, sessions, panes)])
+            sent[rid] = time.perf_counter()
+            k += 1
+        next_due = start + k * interval if now < end else end + 5.0
+        timeout = max(0.0, min(next_due - time.monotonic(), 0.05)) if len(sent) < window else 0.05
+        if d.poll(int(timeout * 1000)):
+            while True:
+                try:
+                    frames = d.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                t0 = sent.pop(frames[0], None)
+                if t0 is None:
+                    continue
+                latencies.append((time.perf_counter() - t0) * 1000)
+                reply = orjson.loads(frames[-1])
+                if reply.get("ok"):
+                    ok += 1
+                else:
+                    code = reply.get("error", {}).get("code", "?")
+                    errors[code] = errors.get(code, 0) + 1
+    elapsed = time.monotonic() - start
+    conn.send({"sent": k, "ok": ok, "errors": errors, "unanswered": len(sent), "latencies": latencies,
+               "elapsed": elapsed, "finished_at": time.time()})
+    d.close(0)
+    ctx.term()
+
+
+def observation_flood(observe_endpoint: str, panes: list[str], rate: float, seconds: float, conn) -> None:
+    """PUSH `rate` obs.events batches/s (4 events each, a fixed set of threads, so the model stays
+    the same size) to state's observation socket. Runs in its own process."""
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PUSH)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.SNDHWM, 10_000)
+    s.connect(observe_endpoint)
+    conn.send("ready")
+    start = time.monotonic()
+    n = dropped = 0
+    while time.monotonic() - start < seconds:
+        events = [{"agent": "codex", "source": "transcript", "thread_id": f"flood-{(n + i) % 6}",
+                   "pane": panes[(n + i) % len(panes)], "status": STATUSES[(n // 3 + i) % len(STATUSES)],
+                   "at": time.time()} for i in range(4)]
+        try:
+            s.send(P.encode("obs.events", events=events), zmq.NOBLOCK)
+        except zmq.Again:
+            dropped += 1
+        n += 1
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    conn.send({"sent": n, "dropped": dropped})
+    s.close(0)
+    ctx.term()
+
+
+def start_process(target, *args):
+    """A spawned process running `target(*args, conn)`; returns (process, parent end of the pipe)
+    once it says it is ready."""
+    mp = multiprocessing.get_context("spawn")
+    parent, child = mp.Pipe()
+    proc = mp.Process(target=target, args=(*args, child), daemon=True)
+    proc.start()
+    if not parent.poll(30) or parent.recv() != "ready":
+        proc.kill()
+        raise RuntimeError(f"{target.__name__} did not start")
+    return proc, parent
+
+
+def rss(pids: dict[str, int]) -> dict[str, int]:
+    import psutil
+    return {name: psutil.Process(pid).memory_info().rss for name, pid in pids.items()}
+
+
+def body(snapshot: dict) -> bytes:
+    """What makes two snapshots the same (everything but the clock)."""
+    return P.snapshot_body(snapshot)
+
+
+# -- subscriber workers (bench only: many subscribers need more than one process) ---------------
+
+def subscriber_worker(socket_path: str, runtime_dir: str, config_dir: str, count: int, conn) -> None:
+    from services.paths import Runtime
+    rt = Runtime(socket_path, runtime_dir, config_dir)
+    ctx = zmq.Context()
+    subs = [CloneSub(ctx, rt) for _ in range(count)]
+    for s in subs:
+        s.resync()
+    poller = zmq.Poller()
+    for s in subs:
+        poller.register(s.sub, zmq.POLLIN)
+    by_socket = {s.sub: s for s in subs}
+    conn.send("ready")
+    target = None
+    reached: dict[int, float] = {}
+    deadline = None
+    while True:
+        for sock, _ in poller.poll(20):
+            by_socket[sock].pump()
+        if target is None and conn.poll():
+            target = conn.recv()       # (epoch, seq, wall time the storm ended)
+            deadline = time.monotonic() + 10.0
+        if target is not None:
+            epoch, seq, ended = target
+            for i, s in enumerate(subs):
+                if i not in reached and s.epoch == epoch and s.seq >= seq:
+                    reached[i] = time.time() - ended
+            if len(reached) == len(subs) or time.monotonic() > deadline:
+                break
+    conn.send({"reached": [reached.get(i) for i in range(len(subs))],
+               "ages": [a for s in subs for a in s.ages],
+               "gaps": sum(s.gaps for s in subs), "resyncs": sum(s.resyncs for s in subs),
+               "received": sum(s.received for s in subs)})
+    for s in subs:
+        s.close()
+    ctx.term()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.load")
+    ap.add_argument("--subscribers", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=4, help="processes the subscribers are spread over")
+    ap.add_argument("--rate", type=float, default=1000.0, help="commands per second")
+    ap.add_argument("--obs-rate", type=float, default=500.0, help="observation batches per second")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=5.0, help="s into the storm when RSS is first read")
+    ap.add_argument("--sessions", type=int, default=10)
+    args = ap.parse_args(argv)
+
+    import dataclasses  # noqa: F401
+    import psutil
+
+    from bench.harness import World, wait_for
+    from services.paths import Runtime
+
+    world = World()
+    workers = []
+    try:
+        names = [f"s{i + 1}" for i in range(args.sessions)]
+        for name in names:
+            world.new_session(name)
+        world.attach(names[0])
+        world.ok("up")
+        wait_for(lambda: world.names() == names, timeout=30, what="sessions listed")
+        rt = Runtime.for_socket(world.socket, world.env)
+        status = orjson.loads(world.ok("status", "--json"))
+        pids = {n: i["pid"] for n, i in status["services"].items()}
+        panes = world.tmux("list-panes", "-a", "-F", "#{pane_id}").split()
+
+        per = [args.subscribers // args.workers + (1 if i < args.subscribers % args.workers else 0)
+               for i in range(args.workers)]
+        for count in per:
+            if count:
+                workers.append(start_process(subscriber_worker, rt.socket_path, rt.dir, rt.config_dir, count))
+        flood, flood_conn = start_process(observation_flood, rt.observe_endpoint, panes, args.obs_rate,
+                                          args.seconds)
+        storm, storm_conn = start_process(command_storm, rt.state_endpoint, names, panes, args.rate,
+                                          args.seconds)
+        cpu0 = {n: psutil.Process(p).cpu_times() for n, p in pids.items()}
+        t0 = time.monotonic()
+        time.sleep(args.warmup)
+        rss_warm = rss(pids)
+        result = storm_conn.recv() if storm_conn.poll(args.seconds + 30) else None
+        rss_end = rss(pids)
+        cpu1 = {n: psutil.Process(p).cpu_times() for n, p in pids.items()}
+        wall = time.monotonic() - t0
+        flood_result = flood_conn.recv() if flood_conn.poll(30) else {}
+        if result is None:
+            raise RuntimeError("the command storm did not finish")
+        ctx = zmq.Context()
+        final = publisher_snapshot(ctx, rt)
+        for _, conn in workers:
+            conn.send((final["epoch"], final["seq"], result["finished_at"]))
+        reports = [conn.recv() if conn.poll(30) else None for _, conn in workers]
+        state_ls = ask(ctx, rt.state_endpoint, P.encode("ls"))["result"]
+        same = body(state_ls) == body(final["snapshot"])
+        after = orjson.loads(world.ok("status", "--json"))
+        restarted = [n for n, i in after["services"].items() if i["pid"] != pids[n]]
+        ctx.term()
+    finally:
+        for proc, _ in workers:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+        world.close()
+
+    reached = [r for rep in reports if rep for r in rep["reached"]]
+    converged = [r for r in reached if r is not None]
+    ages = [a * 1000 for rep in reports if rep for a in rep["ages"]]
+    lat = result["latencies"]
+    mib = 1024 * 1024
+    print(f"\nopensessions load — {args.sessions} sessions, {args.subscribers} subscribers in {len(workers)} "
+          f"processes, {args.rate:g} commands/s and {args.obs_rate:g} observation batches/s for "
+          f"{args.seconds:g} s, python {sys.version.split()[0]}\n")
+    print(f"| {'measure':<46} | {'value':>24} |")
+    print(f"|{'-' * 48}|{'-' * 26}|")
+    rows = [
+        ("commands sent / answered ok", f"{result['sent']} / {result['ok']}"),
+        ("commands achieved rate", f"{result['sent'] / result['elapsed']:.0f}/s"),
+        ("command errors / unanswered", f"{sum(result['errors'].values())} / {result['unanswered']}"),
+        ("command latency p50 / p99 / max", f"{statistics.median(lat):.2f} / {pct(lat, 99):.2f} / {max(lat):.1f} ms"),
+        ("observation batches sent / dropped", f"{flood_result.get('sent', '?')} / {flood_result.get('dropped', '?')}"),
+        ("snapshot age at subscriber p50 / p99", f"{pct(ages, 50):.1f} / {pct(ages, 99):.1f} ms"),
+        ("subscribers at final seq after the storm", f"{len(converged)} / {len(reached)}"),
+        ("time to final seq p50 / max", f"{pct(converged, 50) * 1000:.0f} / {max(converged or [float('nan')]) * 1000:.0f} ms"),
+        ("gaps seen / resyncs (all subscribers)", f"{sum(r['gaps'] for r in reports if r)} / "
+                                                  f"{sum(r['resyncs'] for r in reports if r)}"),
+        ("published snapshot == state's model", "yes" if same else "NO"),
+        ("services restarted during the run", ", ".join(restarted) or "none"),
+    ]
+    for name in sorted(pids):
+        rows.append((f"{name} RSS after warm-up → end", f"{rss_warm[name] / mib:.1f} → {rss_end[name] / mib:.1f} MiB"))
+        busy = (cpu1[name].user + cpu1[name].system) - (cpu0[name].user + cpu0[name].system)
+        rows.append((f"{name} CPU during the run", f"{busy / wall * 100:.0f} % of a core"))
+    for name, value in rows:
+        print(f"| {name:<46} | {value:>24} |")
+    print()
     return 0
 
 
-# -- the bench's handle on it ------------------------------------------------------------------
-
-class Load:
-    """Start the driver for a ScaleWorld; `run()`, `pause()`, `stats()`, and always `close()`."""
-
-    def __init__(self, world, rate: float, hook_procs: float):
-        from bench.harness import BIN
-        from services.paths import Runtime
-        rt = Runtime.for_socket(world.w.socket, world.w.env)
-        spec = {"home": world.w.home, "socket": world.w.socket, "server_pid": world.server_pid,
-                "state_endpoint": rt.state_endpoint, "bin": BIN, "env": world.w.env, "rate": rate,
-                "hook_procs": hook_procs,
-                "agents": [{"tid": a.tid, "pane": a.pane, "pid": a.pid, "cwd": a.cwd} for a in world.agents]}
-        path = os.path.join(world.w.root, "load.json")
-        with open(path, "w") as f:
-            json.dump(spec, f)
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.load", path], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env={**world.w.env, "PYTHONPATH": _repo()},
-                                     start_new_session=True, cwd=_repo())
-        line = self._readline(30)
-        if line != "ready":
-            raise RuntimeError(f"the load driver did not start: {line!r}")
-
-    def _readline(self, timeout: float) -> str:
-        fd = self.proc.stdout.fileno()
-        if not select.select([fd], [], [], timeout)[0]:
-            raise RuntimeError("the load driver did not answer")
-        return self.proc.stdout.readline().decode().strip()
-
-    def _say(self, cmd: str) -> None:
-        self.proc.stdin.write(cmd.encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def run(self) -> None:
-        self._say("run")
-
-    def pause(self) -> None:
-        self._say("pause")
-
-    def stats(self) -> dict:
-        self._say("stats")
-        return json.loads(self._readline(10))
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self._say("quit")
-                self.proc.wait(timeout=8)
-            except Exception:
-                pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)   # its own group: the driver and its hooks
-            except OSError:
-                pass
-            self.proc.wait()
-
-
-def _repo() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
