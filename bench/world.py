@@ -4,7 +4,7 @@ the real trio under supervisord — and everything torn down again, whatever hap
 
 The agent processes are `claude`: a tiny shell script that sleeps in `read`, so the collector
 finds a Claude Code process under the pane (argv `/bin/sh …/bin/claude`, comm `claude`) while
-it costs nothing. What the agents *do* (transcripts, status files, hooks) is bench/load.py.
+it costs nothing. What the agents *do* (transcripts, status files, hooks) is bench/agent_load.py.
 
 Python's bytecode cache is on (in the world's own dir) as an installed package has it: the CLI,
 hook and sidebar start the way a user's do, not by compiling every module on each start.
@@ -114,7 +114,8 @@ class ScaleWorld:
 
     # -- building --------------------------------------------------------------------------
 
-    def build(self) -> None:
+    def build(self, before_up=None) -> None:
+        """before_up(): what must exist before the trio first looks (files it should find)."""
         t0 = time.monotonic()
         w, sc = self.w, self.scale
         stub = os.path.join(w.bin, "claude")
@@ -154,6 +155,8 @@ class ScaleWorld:
         # warm the bytecode cache the CLI, hook and sidebar will start from
         w.cli("--help")
         w.cli("hook", "claude-code", server=False)
+        if before_up is not None:
+            before_up()
         w.ok("up")
         wait_for(lambda: len(w.names()) == sc.sessions, timeout=30, what="all sessions listed")
         for name in self.names[:sc.clients]:

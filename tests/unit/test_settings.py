@@ -10,7 +10,8 @@ from ._builders import PROPS
 
 
 def test_defaults_are_valid():
-    assert S.DEFAULTS == {"filter": "all", "theme": "catppuccin-mocha", "width": 32}
+    assert S.DEFAULTS == {"filter": "all", "theme": "catppuccin-mocha", "width": 32, "position": "left",
+                          "sidebars": "off", "keytable": "off", "index_keys": ""}
     for key, value in S.DEFAULTS.items():
         assert S.validate(key, value) == value
     assert S.FILTERS == ("all", "active", "running")
@@ -38,7 +39,7 @@ def test_invalid_values_say_what_is_allowed(key, value, words):
 def test_from_stored_keeps_valid_values_and_defaults_the_rest():
     assert S.from_stored({}) == S.DEFAULTS
     assert S.from_stored({"filter": "running", "theme": "nord", "width": 40}) == \
-        {"filter": "running", "theme": "nord", "width": 40}
+        {**S.DEFAULTS, "filter": "running", "theme": "nord", "width": 40}
     assert S.from_stored({"filter": "nope", "theme": "nord", "width": 999, "extra": 1}) == \
         {**S.DEFAULTS, "theme": "nord"}
 
@@ -58,3 +59,17 @@ def test_from_stored_always_gives_every_setting_a_valid_value(stored):
     assert set(out) == set(S.DEFAULTS)
     for key, value in out.items():
         assert S.validate(key, value) == value
+
+
+@pytest.mark.parametrize("key,value", [("position", "left"), ("position", "right"), ("sidebars", "on"),
+                                       ("sidebars", "off"), ("keytable", "on"), ("index_keys", ""),
+                                       ("index_keys", "M-"), ("index_keys", "C-M-")])
+def test_tmux_settings_accept_their_values(key, value):
+    assert S.validate(key, value) == value
+
+
+@pytest.mark.parametrize("key,value", [("position", "top"), ("sidebars", True), ("sidebars", "yes"),
+                                       ("keytable", 1), ("index_keys", "S-"), ("index_keys", "M")])
+def test_tmux_settings_refuse_other_values(key, value):
+    with pytest.raises(ValueError):
+        S.validate(key, value)

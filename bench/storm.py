@@ -1,4 +1,4 @@
-"""`python -m bench.load`: opensessions under load — many subscribed sidebars, a storm of
+"""`python -m bench.storm`: opensessions under load — many subscribed sidebars, a storm of
 commands and a flood of observations, against one real trio.
 
 A private tmux server with sessions and a pty-attached client, the real trio under supervisord,
@@ -168,10 +168,13 @@ def publisher_snapshot(ctx: zmq.Context, rt) -> dict:
 STATUSES = ("running", "tool-running", "waiting", "running")
 
 
-def make_command(k: int, sessions: list[str], panes: list[str]) -> bytes:
+MIX = ("status", "log", "emit", "progress", "reorder", "ping")
+
+
+def make_command(k: int, sessions: list[str], panes: list[str], mix: tuple[str, ...] = MIX) -> bytes:
     """The k-th command of a storm: valid, and (but for ping) a change a subscriber sees."""
     s = sessions[k % len(sessions)]
-    kind = k % 6
+    kind = MIX.index(mix[k % len(mix)])
     if kind == 0:
         return P.encode("set_status", session=s, text=f"step {k}", tone=P.TONES[k % len(P.TONES)])
     if kind == 1:
@@ -187,7 +190,7 @@ def make_command(k: int, sessions: list[str], panes: list[str]) -> bytes:
 
 
 def command_storm(state_endpoint: str, sessions: list[str], panes: list[str], rate: float, seconds: float,
-                  conn, window: int = 64) -> None:
+                  mix: tuple[str, ...], conn, window: int = 64) -> None:
     """Send `rate` commands/s for `seconds` (at most `window` unanswered), time each to its reply,
     and report through `conn`. Runs in its own process."""
     ctx = zmq.Context()
@@ -211,7 +214,7 @@ def command_storm(state_endpoint: str, sessions: list[str], panes: list[str], ra
             break
         while now < end and start + k * interval <= now and len(sent) < window:
             rid = b"%d" % k
-            d.send_multipart([rid, b"", make_command(k, sessions, panes)])
+            d.send_multipart([rid, b"", make_command(k, sessions, panes, mix)])
             sent[rid] = time.perf_counter()
             k += 1
         next_due = start + k * interval if now < end else end + 5.0
@@ -274,7 +277,12 @@ def start_process(target, *args):
     parent, child = mp.Pipe()
     proc = mp.Process(target=target, args=(*args, child), daemon=True)
     proc.start()
-    if not parent.poll(30) or parent.recv() != "ready":
+    deadline = time.monotonic() + 30
+    while not parent.poll(0.1):
+        if not proc.is_alive() or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{target.__name__} did not start")
+    if parent.recv() != "ready":
         proc.kill()
         raise RuntimeError(f"{target.__name__} did not start")
     return proc, parent
@@ -330,7 +338,7 @@ def subscriber_worker(socket_path: str, runtime_dir: str, config_dir: str, count
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.load")
+    ap = argparse.ArgumentParser(prog="python -m bench.storm")
     ap.add_argument("--subscribers", type=int, default=100)
     ap.add_argument("--workers", type=int, default=4, help="processes the subscribers are spread over")
     ap.add_argument("--rate", type=float, default=1000.0, help="commands per second")
@@ -338,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=5.0, help="s into the storm when RSS is first read")
     ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--mix", default=",".join(MIX), help=f"the commands the storm cycles through ({', '.join(MIX)})")
     args = ap.parse_args(argv)
 
     import dataclasses  # noqa: F401
@@ -367,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
                 workers.append(start_process(subscriber_worker, rt.socket_path, rt.dir, rt.config_dir, count))
         flood, flood_conn = start_process(observation_flood, rt.observe_endpoint, panes, args.obs_rate,
                                           args.seconds)
-        storm, storm_conn = start_process(command_storm, rt.state_endpoint, names, panes, args.rate,
-                                          args.seconds)
+        storm, storm_conn = start_process(command_storm, rt.state_endpoint, names, panes, args.rate, args.seconds,
+                                          tuple(args.mix.split(",")))
         cpu0 = {n: psutil.Process(p).cpu_times() for n, p in pids.items()}
         t0 = time.monotonic()
         time.sleep(args.warmup)
@@ -402,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     ages = [a * 1000 for rep in reports if rep for a in rep["ages"]]
     lat = result["latencies"]
     mib = 1024 * 1024
-    print(f"\nopensessions load — {args.sessions} sessions, {args.subscribers} subscribers in {len(workers)} "
+    print(f"\nopensessions storm — {args.sessions} sessions, {args.subscribers} subscribers in {len(workers)} "
           f"processes, {args.rate:g} commands/s and {args.obs_rate:g} observation batches/s for "
           f"{args.seconds:g} s, python {sys.version.split()[0]}\n")
     print(f"| {'measure':<46} | {'value':>24} |")
