@@ -70,3 +70,21 @@ class Stopper:
 
     def orphaned(self) -> bool:
         return self.parent != 1 and os.getppid() != self.parent
+
+
+def service_setup(name: str, argv: list[str] | None):
+    """A service's command line (as supervisord starts it) → its Runtime and the user's config."""
+    import argparse
+
+    from services import log
+    from services.config import load as load_config
+    from services.paths import Runtime, ensure_private_dir
+    parser = argparse.ArgumentParser(prog=f"opensessions-{name}")
+    parser.add_argument("--tmux-socket", required=True)
+    parser.add_argument("--runtime-dir", required=True)
+    parser.add_argument("--config-dir", required=True)
+    args = parser.parse_args(argv)
+    log.configure(name)
+    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
+    ensure_private_dir(rt.dir)
+    return rt, load_config(rt.config_file)

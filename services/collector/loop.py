@@ -11,13 +11,12 @@ import zmq
 
 from services import log
 from services import protocol as P
-from services.config import load as load_config
 from services.collector import identity
 from services.collector.agent_files import AgentFiles, open_transcripts
 from services.collector.screen import screen_status
 from services.collector.probes import GitCache, listening_ports, process_table
-from services.paths import Runtime, ensure_private_dir
-from services.sockets import Stopper, socket
+from services.paths import Runtime
+from services.sockets import Stopper, service_setup, socket
 from services.tmux import Tmux, TmuxError, TmuxUnavailable
 
 QUIET_NOTIFICATIONS = ("%output", "%extended-output", "%pane-mode-changed", "%paste-buffer",
@@ -241,16 +240,7 @@ class CollectorService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="opensessions-collector")
-    parser.add_argument("--tmux-socket", required=True)
-    parser.add_argument("--runtime-dir", required=True)
-    parser.add_argument("--config-dir", required=True)
-    args = parser.parse_args(argv)
-    log.configure("collector")
-    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
-    ensure_private_dir(rt.dir)
-    c = load_config(rt.config_file)
+    rt, c = service_setup("collector", argv)
     CollectorService(rt, tmux_every=c.tmux_poll, procs_every=c.process_scan, ports_every=c.ports_scan,
                      git_every=c.git_scan).run()
     return 0

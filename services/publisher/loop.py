@@ -9,9 +9,9 @@ import zmq
 
 from services import log
 from services import protocol as P
-from services.paths import Runtime, ensure_private_dir
+from services.paths import Runtime
 from services.publisher.core import Sequencer
-from services.sockets import Stopper, socket, split_envelope
+from services.sockets import Stopper, service_setup, socket, split_envelope
 
 HEARTBEAT_EVERY = 1.0
 ASK_STATE_EVERY = 1.0
@@ -147,14 +147,6 @@ class PublisherService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="opensessions-publisher")
-    parser.add_argument("--tmux-socket", required=True)
-    parser.add_argument("--runtime-dir", required=True)
-    parser.add_argument("--config-dir", required=True)
-    args = parser.parse_args(argv)
-    log.configure("publisher")
-    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
-    ensure_private_dir(rt.dir)
+    rt, _ = service_setup("publisher", argv)
     PublisherService(rt).run()
     return 0

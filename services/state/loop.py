@@ -10,10 +10,9 @@ import zmq
 
 from services import log
 from services import protocol as P
-from services.config import load as load_config
-from services.paths import Runtime, atomic_write, ensure_private_dir, move_aside
+from services.paths import Runtime, atomic_write, move_aside
 from services.settings import validate as validate_setting
-from services.sockets import Stopper, socket, split_envelope
+from services.sockets import Stopper, service_setup, socket, split_envelope
 from services.state import checkpoint, store
 from services.state.model import CommandError, Model
 from services.state.order import merged_order
@@ -435,15 +434,6 @@ class StateService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    parser = argparse.ArgumentParser(prog="opensessions-state")
-    parser.add_argument("--tmux-socket", required=True)
-    parser.add_argument("--runtime-dir", required=True)
-    parser.add_argument("--config-dir", required=True)
-    args = parser.parse_args(argv)
-    log.configure("state")
-    rt = Runtime(args.tmux_socket, args.runtime_dir, args.config_dir)
-    ensure_private_dir(rt.dir)
-    config = load_config(rt.config_file)
+    rt, config = service_setup("state", argv)
     StateService(rt, exited_linger=config.exited_linger, stale_after=config.stale_after).run()
     return 0
