@@ -23,6 +23,13 @@ def _codec():
     return _CODEC
 
 
+def use_fast_codec() -> None:
+    """For a process that started on the light codec and has since loaded orjson (the sidebar
+    after its first paint): choose again."""
+    global _CODEC
+    _CODEC = None
+
+
 def _choose_codec():
     if "orjson" in sys.modules:
         import orjson

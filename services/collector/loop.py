@@ -3,7 +3,6 @@ process table, ports and git, and PUSH full-state observations to state. It deci
 state keeps the model. Observations are idempotent, so a dropped one costs nothing."""
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import orjson  # noqa: F401  (loaded first, so the protocol encodes with it)
@@ -57,14 +56,15 @@ class CollectorService:
     def push(self, kind: str, **fields) -> None:
         """Send when different from the last one of its kind, or when it is time to resend."""
         message = P.encode(kind, **fields)
+        same = P.encode(kind, **{**fields, "at": 0}) if "at" in fields else message   # the clock is not news
         key = kind if kind != "obs.tmux_down" else "obs.tmux"
         last = self._last.get(key)
         now = time.monotonic()
-        if last is not None and last[0] == message and now - last[1] < RESEND_EVERY:
+        if last is not None and last[0] == same and now - last[1] < RESEND_EVERY:
             return
         try:
             self.out.send(message, zmq.NOBLOCK)
-            self._last[key] = (message, now)
+            self._last[key] = (same, now)
         except zmq.Again:
             self.dropped += 1   # state is away; the next cycle sends full state again
 
@@ -89,8 +89,8 @@ class CollectorService:
             log.info("tmux_available", socket=self.rt.socket_path)
             self._tmux_down = None
         self.panes = panes
-        self.push("obs.tmux", panes=[dataclasses.asdict(p) for p in panes],
-                  clients=[dataclasses.asdict(c) for c in clients])
+        self.push("obs.tmux", panes=[dict(vars(p)) for p in panes],      # asdict deep-copies: 50x slower
+                  clients=[dict(vars(c)) for c in clients])
 
     def handle_notifications(self) -> None:
         control = self.tmux.control

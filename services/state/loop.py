@@ -51,6 +51,7 @@ class StateService:
                       "snapshots_unchanged": 0}
         self._last_observation: dict[str, bytes] = {}
         self.changed = True
+        self._unsent = False
         self._last_body: bytes | None = None
         self._next_reconnect = 0.0
         self._next_expire = 0.0
@@ -343,10 +344,11 @@ class StateService:
         try:
             self.out.send(P.encode("state.snapshot", snapshot=snap), zmq.NOBLOCK)
             self._last_body = body
+            self._unsent = False
             self.stats["snapshots_pushed"] += 1
             self.checkpoint_dirty = True
         except zmq.Again:
-            pass   # the publisher is away; it asks for the snapshot when it comes back
+            self._unsent = True   # the publisher is stalled or away: sent again from the timer
 
     def persist(self) -> None:
         m = self.model
@@ -373,6 +375,8 @@ class StateService:
             self._next_expire = now + 1.0
             if self.model.tracker.expire(self.clock(), self.model.looking):
                 self.changed = True
+        if self._unsent:
+            self.push_snapshot()   # the newest snapshot, once the publisher takes it again
         if self.checkpoint_dirty and now >= self._next_checkpoint:
             self._next_checkpoint = now + 1.0   # at most once a second, off the command path
             self.write_checkpoint()
@@ -403,12 +407,15 @@ class StateService:
         log.info("stopping")
         self.close()
 
-    def drain_commands(self) -> None:
-        while True:
+    def drain_commands(self, limit: int = 256) -> None:
+        """Answer what is queued (at most `limit`, so observations get their turn under a steady
+        stream), then publish once for the whole batch: one snapshot per burst, not per command."""
+        changed = False
+        for _ in range(limit):
             try:
                 frames = self.cmd.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             envelope, body = split_envelope(frames)
             if body is None:
                 self.stats["bad_messages"] += 1
@@ -419,10 +426,11 @@ class StateService:
                 self.cmd.send_multipart(envelope + [reply], zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass   # the asker went away
-            if self.changed:   # right after the answer: the asker is not kept waiting for it
-                self.changed = False
-                self._last_observation.clear()   # what we changed, the next listing must confirm
-                self.push_snapshot()
+            if self.changed:
+                self.changed, changed = False, True
+        if changed:   # right after the answers: no asker waits for it
+            self._last_observation.clear()   # what we changed, the next listing must confirm
+            self.push_snapshot()
 
     def close(self) -> None:
         self.persist()

@@ -241,11 +241,19 @@ class Tracker:
         same process)."""
         changed = False
         alive_pids: dict[int, str] = {}
+        by_pid: dict[tuple[str, int], list[Thread]] = {}      # indexed once: 200 agents, not 200²
+        by_pane: dict[tuple[str, str], list[Thread]] = {}
+        for t in self.threads.values():
+            if t.ended:
+                continue
+            if t.pid is not None:
+                by_pid.setdefault((t.agent, t.pid), []).append(t)
+            elif t.pane_id is not None and not t.placeholder:
+                by_pane.setdefault((t.agent, t.pane_id), []).append(t)
         for pane_id, agents in panes.items():
             for agent, pid in agents:
                 alive_pids[pid] = agent
-                owners = [t for t in self.threads.values() if t.agent == agent and not t.ended and
-                          (t.pid == pid or (t.pane_id == pane_id and t.pid is None and not t.placeholder))]
+                owners = by_pid.get((agent, pid), []) + by_pane.get((agent, pane_id), [])
                 if owners:
                     for t in owners:
                         if t.liveness != "alive" or t.pane_id != pane_id or t.pid != pid:
