@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import statistics
 import sys
@@ -32,7 +33,6 @@ import time
 import zmq
 
 from bench import measure as M
-from bench.agents import trio_idle_cpu  # noqa: F401  (the per-area modules stay importable)
 from bench.harness import wait_for
 from bench.agent_load import Load
 from bench.world import Scale, ScaleWorld
@@ -49,7 +49,10 @@ class Row:
     p50_budget: float | None = None
     p99_budget: float | None = None
     single: bool = False          # one number (a count, a %, MiB), not a distribution
-    note: str = ""
+
+    @property
+    def lost(self) -> int:
+        return getattr(self.values, "lost", 0)
 
     @property
     def p50(self) -> float:
@@ -70,21 +73,27 @@ class Row:
         return text
 
     def verdict(self) -> str:
-        if self.p50_budget is None or not self.values:
-            return "" if self.values else "no data"
+        if not self.values:
+            return "MISS" if self.p50_budget is not None else ""
+        if self.p50_budget is None:
+            return ""
         miss = self.p50 > self.p50_budget or (self.p99_budget is not None and self.p99 > self.p99_budget)
         return "MISS" if miss else "ok"
 
 
-SAMPLES = {   # (full, quick)
-    "rt": (2000, 300), "rt_switch": (300, 100), "key": (60, 20), "key_cli": (30, 10), "cli": (60, 20),
-    "key_idle": (20, 10), "cli_idle": (20, 10), "emit": (60, 20), "emit_idle": (20, 10), "hook": (30, 10), "hook_idle": (10, 6),
-    "transcript": (16, 6), "noop": (40, 10), "cpu_seconds": (10.0, 4.0),
+# samples per measurement (full, quick) and the most seconds each may take (full, quick)
+SAMPLES = {
+    "rt": (2000, 300), "rt_idle": (500, 100), "rt_switch": (300, 60), "rt_switch_idle": (100, 30),
+    "key": (60, 20), "key_cli": (30, 10), "cli": (60, 20), "key_idle": (20, 10), "cli_idle": (20, 10),
+    "emit": (60, 20), "emit_idle": (20, 10), "hook": (30, 10), "hook_idle": (10, 6), "transcript": (16, 6),
+    "noop": (40, 10), "cpu_seconds": (10.0, 4.0),
 }
+SECONDS = {"idle": (15.0, 8.0), "load": (20.0, 6.0)}
+SWITCH_GAP = 0.02   # s between switch commands: a fast typist, not a loop
 
 
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+def say(text: str, _t0=[time.monotonic()]) -> None:
+    print(f"[{time.monotonic() - _t0[0]:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 def _interrupt(signum, frame):
@@ -93,22 +102,26 @@ def _interrupt(signum, frame):
 
 def print_table(rows: list[Row], title: str) -> None:
     print(f"\n{title}\n")
+    if not rows:
+        print("(nothing was measured)")
+        return
     w = max(len(r.path) for r in rows)
     c = max(len(r.condition) for r in rows)
-    print(f"| {'path':<{w}} | {'condition':<{c}} | {'n':>5} | {'p50':>9} | {'p99':>9} | {'budget':<16} | verdict |")
-    print(f"|{'-' * (w + 2)}|{'-' * (c + 2)}|{'-' * 7}|{'-' * 11}|{'-' * 11}|{'-' * 18}|---------|")
+    print(f"| {'path':<{w}} | {'condition':<{c}} | {'n':>5} | {'lost':>4} | {'p50':>9} | {'p99':>9} | "
+          f"{'budget':<16} | verdict |")
+    print(f"|{'-' * (w + 2)}|{'-' * (c + 2)}|{'-' * 7}|{'-' * 6}|{'-' * 11}|{'-' * 11}|{'-' * 18}|---------|")
     for r in rows:
         if r.single:
-            p50 = f"{r.values[0]:.1f} {r.unit}" if r.values else "—"
-            p99 = "—"
-            n = "—"
+            p50 = f"{r.values[0]:.1f} {r.unit}".rstrip() if r.values else "—"
+            p99, n, lost = "—", "—", ""
         else:
             p50 = f"{r.p50:.2f}" if r.values else "—"
             p99 = f"{r.p99:.2f}" if r.values else "—"
-            n = str(len(r.values))
-        print(f"| {r.path:<{w}} | {r.condition:<{c}} | {n:>5} | {p50:>9} | {p99:>9} | {r.budget():<16} | "
-              f"{r.verdict():<7} |")
-    print("\nms unless noted; p50 = median; CPU in % of one core; MiB = 2^20 bytes.")
+            n, lost = str(len(r.values)), (str(r.lost) if r.lost else "")
+        print(f"| {r.path:<{w}} | {r.condition:<{c}} | {n:>5} | {lost:>4} | {p50:>9} | {p99:>9} | "
+              f"{r.budget():<16} | {r.verdict():<7} |")
+    print("\nms unless noted; p50 = median; lost = samples that got no answer in time (not in p50/p99); "
+          "CPU in % of one core; MiB = 2^20 bytes.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,15 +131,27 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     quick = args.quick
     scale = Scale.quick() if quick else Scale.full()
-    n = {k: v[1 if quick else 0] for k, v in SAMPLES.items()}
+    k = 1 if quick else 0
+    n = {key: v[k] for key, v in SAMPLES.items()}
+    secs = {key: v[k] for key, v in SECONDS.items()}
     started = time.monotonic()
-    signal.signal(signal.SIGTERM, _interrupt)
+    load_at_start = os.getloadavg()[0]
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):   # SIGINT too: a shell may start us with it ignored
+        signal.signal(sig, _interrupt)
 
     rows: list[Row] = []
     notes: list[str] = []
+    failed = ""
     world = ScaleWorld(scale, say)
     ctx = zmq.Context()
     load = watch = vis = probes = flood = None
+
+    def add(row: Row) -> None:
+        rows.append(row)
+        errors = getattr(row.values, "errors", [])
+        if errors:
+            notes.append(f"{row.path} [{row.condition}]: {row.lost} lost, e.g. {errors[0]}")
+
     try:
         say(f"building: {scale.sessions} sessions, {scale.panes} panes, {scale.threads} agent threads, "
             f"{scale.clients} clients")
@@ -138,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         world.build(before_up)
         probes = holder["probes"]
         rt = Runtime.for_socket(world.w.socket, world.w.env)
+        state = M.Req(ctx, rt.state_endpoint)
+        pub = M.Req(ctx, rt.sync_endpoint)
         load = Load(world, scale.rate, scale.hook_procs)
         tids = {a.tid for a in world.agents}
         wait_for(lambda: sum(a["thread_id"] in tids for s in world.snapshot()["sessions"] for a in s["agents"])
@@ -154,134 +181,155 @@ def main(argv: list[str] | None = None) -> int:
         if not has_table:
             notes.append("this checkout has no opensessions key table: `prefix o N` is a native "
                          "`switch-client -t '=NAME'` binding the bench installs")
+        names = M.visible_names(world)
+        pids = world.service_pids()
         time.sleep(2.0)
 
         # -- quiet ------------------------------------------------------------------------
-        say("quiet world: idle CPU, round trips, switches, event → sidebar")
-        procs = M.processes(world)
+        say("quiet world: idle CPU")
+        procs = M.processes(world, pids=pids)
         idle = M.cpu_window(procs, n["cpu_seconds"])
-        trio_idle = idle["state"] + idle["publisher"] + idle["collector"]
-        rows.append(Row("trio CPU", "idle (agents quiet)", [trio_idle], "%", 1.0, single=True))
-        sidebar_idle = max(idle[k] for k in idle if k.startswith("sidebar"))
-        rows.append(Row("sidebar CPU (the busiest of 3)", "idle", [sidebar_idle], "%", single=True))
+        add(Row("trio CPU", "idle", [idle["state"] + idle["publisher"] + idle["collector"]], "%", 1.0, single=True))
+        for name in ("state", "publisher", "collector"):
+            add(Row(f"  {name} CPU", "idle", [idle[name]], "%", single=True))
+        add(Row("sidebar CPU (the busiest of 3)", "idle",
+                [max(v for k_, v in idle.items() if k_.startswith("sidebar"))], "%", single=True))
+        notes.append("CPU idle, % of a core: " + ", ".join(f"{k_} {v:.2f}" for k_, v in idle.items()))
+
+        say("quiet world: round trips, key presses, CLI, event → sidebar")
         ping = [P.encode("ping")]
         switches = [P.encode("switch", target=str(i % scale.sessions + 1), client=mover.tty)
                     for i in range(0, 7 * scale.sessions, 7)]
-        rows.append(Row("state round trip (REQ→REP), ping", "idle", M.round_trips(rt.state_endpoint, ping, n["rt"] // 4),
-                        p50_budget=1.0, p99_budget=5.0))
-        rows.append(Row("state round trip (REQ→REP), switch (a tmux action)", "idle",
-                        M.round_trips(rt.state_endpoint, switches, n["rt_switch"] // 3), p50_budget=1.0, p99_budget=5.0))
+        quiet = secs["idle"]
+        add(Row("state round trip (REQ→REP), ping", "idle",
+                M.round_trips(rt.state_endpoint, ping, n["rt_idle"], quiet), p50_budget=1.0, p99_budget=5.0))
+        add(Row("state round trip (REQ→REP), switch (a tmux action)", "idle",
+                M.round_trips(rt.state_endpoint, switches, n["rt_switch_idle"], quiet, gap=SWITCH_GAP), p50_budget=1.0,
+                p99_budget=5.0))
         M.home(world, mover, mover_home)
-        rows.append(Row(key_label, "idle", M.key_presses(world, mover, watch, key_how, n["key_idle"]), p50_budget=10.0))
+        add(Row(key_label, "idle", M.key_presses(world, mover, watch, key_how, n["key_idle"], quiet, names),
+                p50_budget=10.0))
         M.home(world, mover, mover_home)
-        rows.append(Row("`opensessions switch N` CLI, whole process", "idle", M.cli_switches(world, mover, n["cli_idle"]),
-                        p50_budget=60.0))
+        add(Row("`opensessions switch N` CLI, whole process", "idle",
+                M.cli_switches(world, mover, n["cli_idle"], quiet), p50_budget=60.0))
         M.home(world, mover, mover_home)
         time.sleep(0.5)
-        rows.append(Row("agent event → visible in a sidebar (`event` REQ)", "idle",
-                        M.event_to_visible(vis, probes, "emit", n["emit_idle"]), p50_budget=50.0))
-        rows.append(Row("agent event → visible in a sidebar (`opensessions hook` process)", "idle",
-                        M.event_to_visible(vis, probes, "hook", n["hook_idle"]), p50_budget=50.0))
+        add(Row("agent event → visible in a sidebar (`event` REQ)", "idle",
+                M.event_to_visible(vis, probes, "emit", n["emit_idle"], seconds=quiet), p50_budget=50.0))
+        add(Row("agent event → visible in a sidebar (`opensessions hook` process)", "idle",
+                M.event_to_visible(vis, probes, "hook", n["hook_idle"], seconds=quiet), p50_budget=50.0))
 
         say("no-op changes")
         noop = M.noop_changes(world, ctx, probes, n["noop"])
-        rows.append(Row("no-op changes → snapshots published", f"{noop['sent']} no-op changes",
-                        [noop["published"]], "", 0.0, single=True))
+        add(Row("no-op changes → snapshots published", f"{noop['sent']} no-op changes",
+                [noop["published"]], "", 0.0, single=True))
         notes.append(f"no-op changes: {noop['sent']} sent; state pushed {noop['state_pushed']} snapshots and dropped "
                      f"{noop['state_unchanged']} unchanged ones; the publisher published {noop['published']} and "
                      f"suppressed {noop['suppressed']}")
 
         say(f"{args.flood} observations/s flood")
         flood = M.Flood(world, args.flood, 600)
-        rows.append(Row("state round trip (REQ→REP), ping", f"{args.flood} obs/s flood",
-                        M.round_trips(rt.state_endpoint, ping, n["rt"]), p50_budget=1.0, p99_budget=5.0))
-        rows.append(Row("state round trip (REQ→REP), switch (a tmux action)", f"{args.flood} obs/s flood",
-                        M.round_trips(rt.state_endpoint, switches, n["rt_switch"]), p50_budget=1.0, p99_budget=5.0))
+        add(Row("state round trip (REQ→REP), ping", f"{args.flood} obs/s flood",
+                M.round_trips(rt.state_endpoint, ping, n["rt"], secs["load"]), p50_budget=1.0, p99_budget=5.0))
+        add(Row("state round trip (REQ→REP), switch (a tmux action)", f"{args.flood} obs/s flood",
+                M.round_trips(rt.state_endpoint, switches, n["rt_switch"], secs["load"], gap=SWITCH_GAP),
+                p50_budget=1.0,
+                p99_budget=5.0))
         flood.close()
         flood = None
         M.home(world, mover, mover_home)
 
         # -- under load -------------------------------------------------------------------
-        events_per_s = scale.threads * scale.rate
-        cond = f"{scale.threads} agents, {events_per_s:g} ev/s"
+        cond = f"{scale.threads} agents × {scale.rate:g} ev/s"
         say(f"agent load: {cond}")
-        s0 = M.Req(ctx, rt.state_endpoint).ask("stats")
+        s0 = state.ask("stats")
         load.run()
         time.sleep(3.0)
-        procs = M.processes(world, load)
+        procs = M.processes(world, load, pids=pids)
         busy = M.cpu_window(procs, n["cpu_seconds"])
-        rows.append(Row("trio CPU", cond, [busy["state"] + busy["publisher"] + busy["collector"]], "%", single=True))
+        add(Row("trio CPU", cond, [busy["state"] + busy["publisher"] + busy["collector"]], "%", single=True))
         for name in ("state", "publisher", "collector"):
-            rows.append(Row(f"  {name} CPU", cond, [busy[name]], "%", single=True))
-        rows.append(Row("sidebar CPU (the busiest of 3)", cond,
-                        [max(busy[k] for k in busy if k.startswith("sidebar"))], "%", single=True))
-        notes.append("CPU under load, % of a core: " + ", ".join(f"{k} {v:.1f}" for k, v in busy.items()))
+            add(Row(f"  {name} CPU", cond, [busy[name]], "%", single=True))
+        add(Row("sidebar CPU (the busiest of 3)", cond,
+                [max(v for k_, v in busy.items() if k_.startswith("sidebar"))], "%", single=True))
+        notes.append("CPU under load, % of a core: " + ", ".join(f"{k_} {v:.1f}" for k_, v in busy.items())
+                     + f"; machine load average {os.getloadavg()[0]:.1f}")
 
+        lim = secs["load"]
         say("under load: key presses, CLI switches")
-        rows.append(Row(key_label, cond, M.key_presses(world, mover, watch, key_how, n["key"]), p50_budget=10.0))
+        add(Row(key_label, cond, M.key_presses(world, mover, watch, key_how, n["key"], lim, names), p50_budget=10.0))
         M.home(world, mover, mover_home)
-        rows.append(Row("key press `prefix O N` → client on N (run-shell `opensessions switch`)", cond,
-                        M.key_presses(world, mover, watch, "cli", n["key_cli"]), p50_budget=10.0))
+        add(Row("key press `prefix O N` → client on N (run-shell `opensessions switch`)", cond,
+                M.key_presses(world, mover, watch, "cli", n["key_cli"], lim * 0.75, names), p50_budget=10.0))
         M.home(world, mover, mover_home)
-        rows.append(Row("`opensessions switch N` CLI, whole process", cond, M.cli_switches(world, mover, n["cli"]),
-                        p50_budget=60.0))
+        add(Row("`opensessions switch N` CLI, whole process", cond, M.cli_switches(world, mover, n["cli"], lim),
+                p50_budget=60.0))
         M.home(world, mover, mover_home)
         time.sleep(0.5)
 
         say("under load: agent event → sidebar")
-        vis.published.clear()
-        rows.append(Row("agent event → visible in a sidebar (`event` REQ)", cond,
-                        M.event_to_visible(vis, probes, "emit", n["emit"]), p50_budget=50.0))
-        published_emit = list(vis.published)
-        rows.append(Row("agent event → visible in a sidebar (`opensessions hook` process)", cond,
-                        M.event_to_visible(vis, probes, "hook", n["hook"]), p50_budget=50.0))
-        rows.append(Row("agent event → visible in a sidebar (transcript line)", cond,
-                        M.event_to_visible(vis, probes, "transcript", n["transcript"], gap=0.3), p50_budget=50.0))
-        if published_emit:
+        emit = M.event_to_visible(vis, probes, "emit", n["emit"], seconds=lim)
+        add(Row("agent event → visible in a sidebar (`event` REQ)", cond, emit, p50_budget=50.0))
+        add(Row("agent event → visible in a sidebar (`opensessions hook` process)", cond,
+                M.event_to_visible(vis, probes, "hook", n["hook"], seconds=lim * 0.75), p50_budget=50.0))
+        add(Row("agent event → visible in a sidebar (transcript line)", cond,
+                M.event_to_visible(vis, probes, "transcript", n["transcript"], gap=0.2, seconds=lim, jitter=1.0),
+                p50_budget=50.0))
+        if emit.published:
             notes.append(f"`event` REQ → snapshot published (before any sidebar), under load: p50 "
-                         f"{statistics.median(published_emit):.1f} ms, p99 {M.pct(published_emit, 99):.1f} ms")
-        if vis.timeouts:
-            notes.append(f"{vis.timeouts} sidebar paints did not come within 5 s (not counted above)")
+                         f"{statistics.median(emit.published):.1f} ms, p99 {M.pct(emit.published, 99):.1f} ms")
 
         say(f"under load: round trips with the {args.flood} obs/s flood")
         flood = M.Flood(world, args.flood, 600)
-        rows.append(Row("state round trip (REQ→REP), ping", f"{args.flood} obs/s + {cond}",
-                        M.round_trips(rt.state_endpoint, ping, n["rt"]), p50_budget=1.0, p99_budget=5.0))
-        rows.append(Row("state round trip (REQ→REP), switch (a tmux action)", f"{args.flood} obs/s + {cond}",
-                        M.round_trips(rt.state_endpoint, switches, n["rt_switch"]), p50_budget=1.0, p99_budget=5.0))
+        add(Row("state round trip (REQ→REP), ping", f"{args.flood} obs/s + {cond}",
+                M.round_trips(rt.state_endpoint, ping, n["rt"], lim * 0.75), p50_budget=1.0, p99_budget=5.0))
+        add(Row("state round trip (REQ→REP), switch (a tmux action)", f"{args.flood} obs/s + {cond}",
+                M.round_trips(rt.state_endpoint, switches, n["rt_switch"], lim * 0.75, gap=SWITCH_GAP), p50_budget=1.0,
+                p99_budget=5.0))
         flood.close()
         flood = None
         M.home(world, mover, mover_home)
 
-        mem = M.memory(M.processes(world))
+        mem = M.memory(M.processes(world, pids=pids))
         for name in ("state", "publisher", "collector"):
-            rows.append(Row(f"RSS {name}", "after load", [mem[name][0]], "MiB", 40.0, single=True))
-        sidebar_rss = max(v[0] for k, v in mem.items() if k.startswith("sidebar"))
-        rows.append(Row("RSS per sidebar (the largest of 3)", "after load", [sidebar_rss], "MiB", 25.0, single=True))
-        notes.append("memory MiB (RSS / USS): " + ", ".join(f"{k} {r:.1f}/{u:.1f}" for k, (r, u) in mem.items()))
+            add(Row(f"RSS {name}", "after load", [mem[name][0]], "MiB", 40.0, single=True))
+        add(Row("RSS per sidebar (the largest of 3)", "after load",
+                [max(v[0] for k_, v in mem.items() if k_.startswith("sidebar"))], "MiB", 25.0, single=True))
+        notes.append("memory MiB (RSS / USS): " + ", ".join(f"{k_} {r:.1f}/{u:.1f}" for k_, (r, u) in mem.items()))
 
         load.pause()
         ls = load.stats()
-        secs = max(ls["run_seconds"], 1e-9)
-        notes.append(f"load achieved: {ls['events'] / secs:.0f} agent events/s ({ls['socket_events']} as `event` "
-                     f"commands, {ls['hook_procs']} real hook processes = {ls['hook_procs'] / secs:.1f}/s, "
-                     f"{ls['hook_busy']} fell back to the socket), {ls['lines'] / secs:.0f} transcript lines/s, "
-                     f"{ls['status_writes'] / secs:.0f} status-file writes/s; schedule lateness p50 {ls['late_p50_ms']} "
-                     f"ms, p99 {ls['late_p99_ms']} ms; state replied ok {ls['replies_ok']}, errors "
-                     f"{ls['replies_error']}")
-        s1 = M.Req(ctx, rt.state_endpoint).ask("stats")
-        p1 = M.Req(ctx, rt.sync_endpoint).ask("stats")
-        notes.append(f"state during the load phase: {s1['commands'] - s0['commands']} commands, "
-                     f"{s1['observations'] - s0['observations']} observations, "
-                     f"{s1['snapshots_pushed'] - s0['snapshots_pushed']} snapshots pushed, "
-                     f"{s1['snapshots_unchanged'] - s0['snapshots_unchanged']} unchanged not pushed")
-        notes.append(f"publisher over the whole run: {p1['published']} published, {p1['suppressed']} suppressed")
+        run_s = max(ls["run_seconds"], 1e-9)
+        notes.append(f"load achieved: {ls['events'] / run_s:.0f} agent events/s of {scale.threads * scale.rate:g} "
+                     f"asked ({ls['socket_events']} as `event` commands, {ls['hook_procs']} real hook processes = "
+                     f"{ls['hook_procs'] / run_s:.1f}/s), {ls['lines'] / run_s:.0f} transcript lines/s, "
+                     f"{ls['status_writes'] / run_s:.0f} status-file writes/s; the driver ran late by p50 "
+                     f"{ls['late_p50_ms']:.0f} ms, p99 {ls['late_p99_ms']:.0f} ms; state had answered "
+                     f"{ls['replies_ok'] + ls['replies_error']} of its {ls['socket_events']} event commands when the "
+                     f"load stopped")
+        try:
+            s1 = state.ask("stats", timeout=30)
+            notes.append(f"state during the load phase: {s1['commands'] - s0['commands']} commands, "
+                         f"{s1['observations'] - s0['observations']} observations, "
+                         f"{s1['snapshots_pushed'] - s0['snapshots_pushed']} snapshots pushed, "
+                         f"{s1['snapshots_unchanged'] - s0['snapshots_unchanged']} unchanged not pushed")
+            p1 = pub.ask("stats", timeout=30)
+            notes.append(f"publisher over the whole run: {p1['published']} published, {p1['suppressed']} suppressed")
+        except RuntimeError as e:
+            notes.append(f"stats after the load: {e}")
         err = world.sidebar_errors()
         if err.strip():
             notes.append("sidebar stderr: " + err.strip().splitlines()[-1][:200])
+        say("tearing down")
     except KeyboardInterrupt:
         say("interrupted: tearing down")
         raise
+    except Exception as e:   # what was measured is still worth a table
+        import traceback
+        traceback.print_exc()
+        failed = f"the bench stopped early: {e!r}"
+        say(failed)
+        notes.append(failed)
     finally:
         for part in (flood, vis, watch, probes, load):
             if part is not None:
@@ -296,17 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, f"opensessions bench{' --quick' if quick else ''} — {scale.sessions} sessions, "
                       f"{scale.panes} panes, {scale.threads} agent threads at {scale.rate:g} events/s each, "
                       f"{scale.clients} pty clients, {len(world.sidebars)} sidebars; python "
-                      f"{sys.version.split()[0]}, {_cores()} cores")
+                      f"{sys.version.split()[0]}, {os.cpu_count()} cores")
     print()
     for note in notes:
         print(f"- {note}")
+    print(f"- machine load average (1 min): {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+          f"(everything else on this machine competes for the same {os.cpu_count()} cores)")
     print(f"\nrun time {elapsed:.0f} s")
-    return 0
-
-
-def _cores() -> int:
-    import os
-    return os.cpu_count() or 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+class Samples(list):
+    """Latencies in ms, and what could not be measured: `lost` (no answer in time, or an error),
+    `errors` (their messages), `published` (for event → sidebar: ms until the snapshot was
+    published, before any sidebar)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lost = 0
+        self.errors: list[str] = []
+        self.published: list[float] = []
+
+
 # -- talking to the services ---------------------------------------------------------------------
 
 class Req:
@@ -125,10 +137,12 @@ def product_key_table(world: ScaleWorld) -> bool:
     """`opensessions tmux install` (what opensessions.tmux runs), with sidebars left to the bench:
     `prefix o` → the `opensessions` key table, whose 1–9 state binds natively to the sessions in
     display order. False when this checkout has no key table yet."""
+    import importlib.util
     try:
-        import cli.tmux_plugin  # noqa: F401
         from services.tmux import KEY_TABLE
     except ImportError:
+        return False
+    if importlib.util.find_spec("cli.tmux_plugin") is None:
         return False
     w = world.w
     w.tmux("set-option", "-g", "@opensessions-sidebars", "off")
@@ -144,13 +158,14 @@ def product_key_table(world: ScaleWorld) -> bool:
     return True
 
 
-def install_key_table(world: ScaleWorld, how: str) -> tuple[str, dict[str, str]]:
+def install_key_table(world: ScaleWorld, how: str, names: list[str]) -> tuple[str, dict[str, str]]:
     """The key that enters the table, and the table's 1–9 → session names (display order).
     how="product": the table state keeps (see product_key_table); how="native": `prefix o` →
     `switch-client -t '=NAME'` bindings the bench installs (no process forked); how="cli":
     `prefix O` → `run-shell` of `opensessions switch N --client #{client_tty}` (a CLI process
-    per key)."""
-    names = visible_names(world)[:9]
+    per key). `names`: the sessions in display order (asked while the world is quiet: under
+    load the CLI's `ls` may not get an answer in time)."""
+    names = names[:9]
     w = world.w
     if how == "native":
         w.tmux("bind-key", "-T", "prefix", "o", "switch-client", "-T", "opensessions")
@@ -164,44 +179,61 @@ def install_key_table(world: ScaleWorld, how: str) -> tuple[str, dict[str, str]]
     return ("O" if how == "cli" else "o"), {str(i): name for i, name in enumerate(names, start=1)}
 
 
-def key_presses(world: ScaleWorld, client: PtyClient, watch: SessionWatch, how: str, n: int) -> list[float]:
+def key_presses(world: ScaleWorld, client: PtyClient, watch: SessionWatch, how: str, n: int,
+                seconds: float = 60.0, names: list[str] | None = None) -> Samples:
     """`C-b o N` typed into the client's terminal: from the last key, N, until tmux reports the
-    client on the Nth session."""
-    table_key, targets = install_key_table(world, how)
+    client on the Nth session. At most n presses and `seconds`; a switch that does not come
+    within 5 s is counted as lost."""
+    table_key, targets = install_key_table(world, how, names or visible_names(world))
     table = "osbench-cli" if how == "cli" else "opensessions"
     current = world.w.client_session(client.tty)
     keys = list(targets)
-    out = []
+    out = Samples()
+    end = time.monotonic() + seconds
     for i in range(n):
+        if time.monotonic() > end:
+            break
         key = next(k for k in keys[i % len(keys):] + keys if targets[k] != current)
         # typed as a person types: tmux runs a binding's command after the rest of the input it
         # read with it, so `C-b o 1` in one write would look `1` up before the table switched
         client.write(PREFIX)
         time.sleep(0.015)
         client.write(table_key.encode())
-        wait_for(lambda: world.w.tmux("display-message", "-p", "-c", client.tty, "#{client_key_table}").strip()
-                 == table, timeout=5, interval=0.005, what=f"{client.tty} in key table {table}")
+        try:
+            wait_for(lambda: world.w.tmux("display-message", "-p", "-c", client.tty, "#{client_key_table}").strip()
+                     == table, timeout=5, interval=0.005, what=f"{client.tty} in key table {table}")
+        except AssertionError:
+            out.lost += 1
+            continue
         watch.clear()
         t0 = time.perf_counter()
         client.write(key.encode())
-        out.append((watch.wait(client.tty, targets[key]) - t0) * 1000)
-        current = targets[key]
+        try:
+            out.append((watch.wait(client.tty, targets[key]) - t0) * 1000)
+        except RuntimeError:
+            out.lost += 1
+        current = world.w.client_session(client.tty)
         time.sleep(0.02)
     return out
 
 
-def cli_switches(world: ScaleWorld, client: PtyClient, n: int) -> list[float]:
+def cli_switches(world: ScaleWorld, client: PtyClient, n: int, seconds: float = 60.0) -> Samples:
     """`opensessions switch N --client TTY`, the whole process, as a user's shell runs it."""
     sessions = len(world.names)
-    out = []
+    out = Samples()
+    end = time.monotonic() + seconds
     for i in range(n):
+        if time.monotonic() > end:
+            break
         target = str((i * 7) % sessions + 1)
         t0 = time.perf_counter()
         proc = subprocess.run([BIN, "-S", world.w.socket, "switch", target, "--client", client.tty],
-                              env=world.w.env, capture_output=True, timeout=10)
-        out.append((time.perf_counter() - t0) * 1000)
+                              env=world.w.env, capture_output=True, timeout=30)
         if proc.returncode != 0:
-            raise RuntimeError(proc.stderr.decode())
+            out.lost += 1
+            out.errors.append(proc.stderr.decode().strip()[:200])
+            continue
+        out.append((time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -268,23 +300,33 @@ class Flood:
             self.proc.join()
 
 
-def round_trips(endpoint: str, messages: list[bytes], n: int) -> list[float]:
-    """REQ→REP with state, in-process: the command path alone, no process start."""
+def round_trips(endpoint: str, messages: list[bytes], n: int, seconds: float = 60.0, gap: float = 0.0) -> Samples:
+    """REQ→REP with state, in-process: the command path alone, no process start. `gap`: a pause
+    after each reply (a switch sets off work in every service; back to back, the next command
+    would measure that work's queue rather than the command path)."""
     ctx = zmq.Context.instance()
     s = ctx.socket(zmq.REQ)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(endpoint)
-    out = []
+    out = Samples()
+    end = time.monotonic() + seconds
     try:
         for i in range(n):
+            if time.monotonic() > end:
+                break
             t0 = time.perf_counter()
             s.send(messages[i % len(messages)])
-            if not s.poll(5000):
-                raise RuntimeError("state did not answer")
+            if not s.poll(10000):
+                out.lost += 1
+                break
             reply = P.decode_reply(s.recv())
-            out.append((time.perf_counter() - t0) * 1000)
             if not reply["ok"]:
-                raise RuntimeError(reply["error"])
+                out.lost += 1
+                out.errors.append(reply["error"]["message"][:200])
+                continue
+            out.append((time.perf_counter() - t0) * 1000)
+            if gap:
+                time.sleep(gap)
     finally:
         s.close()
     return out
@@ -321,8 +363,6 @@ class Visibility:
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.connect(rt.pub_endpoint)
         self.logs = [PaintLog(sb.log) for sb in world.sidebars]
-        self.timeouts = 0
-        self.published: list[float] = []
 
     def _drain(self) -> None:
         while True:
@@ -331,7 +371,7 @@ class Visibility:
             except zmq.Again:
                 return
 
-    def _published(self, tid: str, status: str, timeout: float = 5.0) -> tuple[int, float]:
+    def _published(self, tid: str, status: str, timeout: float = 10.0) -> tuple[int, float] | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.sub.poll(100):
@@ -341,7 +381,7 @@ class Visibility:
                 continue
             if _status_of(raw, tid) == status:
                 return int(_SEQ.search(raw).group(1)), time.time()
-        raise RuntimeError(f"no snapshot showed {tid} {status}")
+        return None
 
     def _painted(self, log: PaintLog, seq: int, t0: float, timeout: float = 5.0) -> float | None:
         deadline = time.monotonic() + timeout
@@ -352,24 +392,35 @@ class Visibility:
             time.sleep(0.002)
         return None
 
-    def sample(self, change, tid: str, status: str) -> list[float]:
-        """Run change(); ms until each sidebar painted it."""
+    def sample(self, change, tid: str, status: str, out: "Samples") -> bool:
+        """Run change(); add the ms until each sidebar painted it to `out`. False when no
+        snapshot showed the change within 10 s."""
         self._drain()
         for log in self.logs:   # forget old paints
             log.read()
             log.lines.clear()
         t0 = time.time()
-        change()
-        seq, pub = self._published(tid, status)
-        self.published.append((pub - t0) * 1000)
-        out = []
+        try:
+            change()
+        except RuntimeError as e:
+            out.lost += len(self.logs)
+            out.errors.append(str(e)[:200])
+            return False
+        got = self._published(tid, status)
+        if got is None:
+            out.lost += len(self.logs)
+            out.errors.append(f"no snapshot showed {status} within 10 s")
+            return False
+        seq, pub = got
+        out.published.append((pub - t0) * 1000)
         for log in self.logs:
             ts = self._painted(log, seq, t0)
             if ts is None:
-                self.timeouts += 1
+                out.lost += 1
+                out.errors.append("no sidebar paint within 5 s of the snapshot")
             else:
                 out.append((ts - t0) * 1000)
-        return out
+        return True
 
     def close(self) -> None:
         self.sub.close(0)
@@ -450,20 +501,33 @@ class Probes:
         self.req.close()
 
 
-def event_to_visible(vis: Visibility, probes: Probes, way: str, n: int, gap: float = 0.05) -> list[float]:
-    out = []
+def event_to_visible(vis: Visibility, probes: Probes, way: str, n: int, gap: float = 0.05,
+                     seconds: float = 60.0, jitter: float = 0.0) -> Samples:
+    """ms from an agent event to each sidebar's paint of it (3 samples per event). Stops after
+    n events, `seconds`, or two events in a row that no snapshot showed. `jitter`: a random
+    extra pause up to this long, so events land anywhere in a polling source's cycle (the
+    transcript is read once a second: a fixed pause would always hit the same phase)."""
+    import random
+    rnd = random.Random(11)
+    out = Samples()
     if way == "transcript":
         states, tid, change = ("tool-running", "done"), probes.file_tid, probes.transcript
     elif way == "hook":
         states, tid, change = Probes.STATES, probes.hook_tid, probes.hook
     else:
         states, tid, change = Probes.STATES, probes.emit_tid, probes.emit
+    end = time.monotonic() + seconds
+    misses = 0
+    last = None
     for i in range(n):
-        status = states[i % 2]
-        out += vis.sample(lambda: change(status), tid, status)
-        time.sleep(gap)
-    if n % 2:   # leave it in its resting state
-        vis.sample(lambda: change(states[1]), tid, states[1])
+        if time.monotonic() > end or misses >= 2:
+            break
+        last = states[i % 2]
+        ok = vis.sample(lambda: change(last), tid, last, out)
+        misses = 0 if ok else misses + 1
+        time.sleep(gap + rnd.random() * jitter)
+    if last is not None and last != states[1]:   # leave it in its resting state
+        change(states[1])
     return out
 
 
@@ -516,8 +580,8 @@ def noop_changes(world: ScaleWorld, ctx: zmq.Context, probes: Probes, n: int) ->
 
 # -- CPU and memory -----------------------------------------------------------------------------
 
-def processes(world: ScaleWorld, load=None) -> dict[str, psutil.Process]:
-    out = {name: psutil.Process(pid) for name, pid in world.service_pids().items()}
+def processes(world: ScaleWorld, load=None, pids: dict[str, int] | None = None) -> dict[str, psutil.Process]:
+    out = {name: psutil.Process(pid) for name, pid in (pids or world.service_pids()).items()}
     for i, sb in enumerate(world.sidebars, start=1):
         out[f"sidebar {i}"] = psutil.Process(sb.pid)
     out["tmux server"] = psutil.Process(world.server_pid)
