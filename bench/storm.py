@@ -10,8 +10,9 @@ then for `--seconds`:
 - `--subscribers` sidebar-like subscribers (Clone pattern: SUB first, then the snapshot from the
   publisher's sync socket, gap or new epoch → ask again), spread over worker processes.
 It prints command latency p50/p99, snapshot age on arrival at the subscribers, how long each
-took to reach the final snapshot after the storm, gaps and resyncs, and each service's RSS after
-the warm-up and at the end.
+took to reach the final snapshot after the storm, gaps and resyncs, whether the publisher holds
+state's model, and each service's CPU and RSS (after the warm-up, at the end of the storm, and
+once everyone has caught up). Figures depend on the machine: run it on a quiet one.
 
 The classes here (CloneSub, the storm and the flood) are also what tests/e2e/test_load.py uses.
 """
@@ -73,7 +74,7 @@ class CloneSub:
         self.epoch: str | None = None
         self.seq = -1
         self.snapshot: dict | None = None
-        self.gaps = self.resyncs = self.received = self.heartbeats = 0
+        self.gaps = self.resyncs = self.received = self.heartbeats = self.sync_timeouts = 0
         self.ages: list[float] = []        # s from state building a snapshot to this one having it
         self._counter = 0
 
@@ -89,6 +90,7 @@ class CloneSub:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not self.sync.poll(int(left * 1000) + 1):
+                self.sync_timeouts += 1
                 raise TimeoutError("the publisher did not answer a snapshot request")
             frames = self.sync.recv_multipart()
             if frames[0] == rid:
@@ -106,6 +108,12 @@ class CloneSub:
         if self.on_snapshot is not None:
             self.on_snapshot(snapshot, now)
 
+    def _try_resync(self) -> None:
+        try:
+            self.resync()
+        except TimeoutError:
+            self.epoch = None        # whatever comes next makes us ask again
+
     def pump(self, limit: int = 100_000) -> int:
         pending = None
         n = 0
@@ -119,21 +127,21 @@ class CloneSub:
             kind, seq, epoch = _header(frame)
             if epoch != self.epoch:
                 pending = None
-                self.resync()
+                self._try_resync()
                 continue
             if kind == "heartbeat":
                 self.heartbeats += 1
                 if seq > self.seq:          # a snapshot went by unseen
                     self.gaps += 1
                     pending = None
-                    self.resync()
+                    self._try_resync()
                 continue
             if seq <= self.seq:
                 continue
             if seq != self.seq + 1:
                 self.gaps += 1
                 pending = None
-                self.resync()
+                self._try_resync()
                 continue
             self.seq = seq
             if self.decode_all:
@@ -306,7 +314,7 @@ def subscriber_worker(socket_path: str, runtime_dir: str, config_dir: str, count
     ctx = zmq.Context()
     subs = [CloneSub(ctx, rt) for _ in range(count)]
     for s in subs:
-        s.resync()
+        s._try_resync()
     poller = zmq.Poller()
     for s in subs:
         poller.register(s.sub, zmq.POLLIN)
@@ -331,10 +339,19 @@ def subscriber_worker(socket_path: str, runtime_dir: str, config_dir: str, count
     conn.send({"reached": [reached.get(i) for i in range(len(subs))],
                "ages": [a for s in subs for a in s.ages],
                "gaps": sum(s.gaps for s in subs), "resyncs": sum(s.resyncs for s in subs),
+               "sync_timeouts": sum(s.sync_timeouts for s in subs),
                "received": sum(s.received for s in subs)})
     for s in subs:
         s.close()
     ctx.term()
+
+
+def _report(conn):
+    """A worker's report, or None if it died without one."""
+    try:
+        return conn.recv() if conn.poll(30) else None
+    except (EOFError, OSError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -349,7 +366,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mix", default=",".join(MIX), help=f"the commands the storm cycles through ({', '.join(MIX)})")
     args = ap.parse_args(argv)
 
-    import dataclasses  # noqa: F401
     import psutil
 
     from bench.harness import World, wait_for
@@ -391,11 +407,22 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError("the command storm did not finish")
         ctx = zmq.Context()
         final = publisher_snapshot(ctx, rt)
-        for _, conn in workers:
-            conn.send((final["epoch"], final["seq"], result["finished_at"]))
-        reports = [conn.recv() if conn.poll(30) else None for _, conn in workers]
-        state_ls = ask(ctx, rt.state_endpoint, P.encode("ls"))["result"]
-        same = body(state_ls) == body(final["snapshot"])
+        for proc, conn in workers:
+            try:
+                conn.send((final["epoch"], final["seq"], result["finished_at"]))
+            except (BrokenPipeError, OSError):
+                pass   # it died; its report is missing and counted as failed
+        reports = [_report(conn) for _, conn in workers]
+        rss_settled = rss(pids)           # everyone has caught up: queues drained
+        snapshot_bytes = len(orjson.dumps(final))
+        same = None                       # s until the publisher had state's model, after the workers' report
+        t_cmp = time.monotonic()
+        while time.monotonic() - t_cmp < 3.0:
+            model = ask(ctx, rt.state_endpoint, P.encode("ls"))["result"]
+            if body(model) == body(publisher_snapshot(ctx, rt)["snapshot"]):
+                same = time.monotonic() - t_cmp
+                break
+            time.sleep(0.02)
         after = orjson.loads(world.ok("status", "--json"))
         restarted = [n for n, i in after["services"].items() if i["pid"] != pids[n]]
         ctx.term()
@@ -414,8 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nopensessions storm — {args.sessions} sessions, {args.subscribers} subscribers in {len(workers)} "
           f"processes, {args.rate:g} commands/s and {args.obs_rate:g} observation batches/s for "
           f"{args.seconds:g} s, python {sys.version.split()[0]}\n")
-    print(f"| {'measure':<46} | {'value':>24} |")
-    print(f"|{'-' * 48}|{'-' * 26}|")
+    print(f"| {'measure':<46} | {'value':>28} |")
+    print(f"|{'-' * 48}|{'-' * 30}|")
     rows = [
         ("commands sent / answered ok", f"{result['sent']} / {result['ok']}"),
         ("commands achieved rate", f"{result['sent'] / result['elapsed']:.0f}/s"),
@@ -427,15 +454,20 @@ def main(argv: list[str] | None = None) -> int:
         ("time to final seq p50 / max", f"{pct(converged, 50) * 1000:.0f} / {max(converged or [float('nan')]) * 1000:.0f} ms"),
         ("gaps seen / resyncs (all subscribers)", f"{sum(r['gaps'] for r in reports if r)} / "
                                                   f"{sum(r['resyncs'] for r in reports if r)}"),
-        ("published snapshot == state's model", "yes" if same else "NO"),
+        ("snapshot requests unanswered after 2 s", f"{sum(r['sync_timeouts'] for r in reports if r)}"),
+        ("subscriber processes that failed", f"{sum(1 for r in reports if r is None)} / {len(reports)}"),
+        ("final snapshot size", f"{snapshot_bytes / 1024:.0f} KiB"),
+        ("publisher holds state's model", "at once" if same == 0 or (same is not None and same < 0.02)
+         else f"after {same * 1000:.0f} ms" if same is not None else "NO (not within 3 s)"),
         ("services restarted during the run", ", ".join(restarted) or "none"),
     ]
     for name in sorted(pids):
-        rows.append((f"{name} RSS after warm-up → end", f"{rss_warm[name] / mib:.1f} → {rss_end[name] / mib:.1f} MiB"))
+        rows.append((f"{name} RSS after warm-up → end → settled",
+                     f"{rss_warm[name] / mib:.1f} → {rss_end[name] / mib:.1f} → {rss_settled[name] / mib:.1f} MiB"))
         busy = (cpu1[name].user + cpu1[name].system) - (cpu0[name].user + cpu0[name].system)
         rows.append((f"{name} CPU during the run", f"{busy / wall * 100:.0f} % of a core"))
     for name, value in rows:
-        print(f"| {name:<46} | {value:>24} |")
+        print(f"| {name:<46} | {value:>28} |")
     print()
     return 0
 

@@ -1,8 +1,11 @@
 """Faults (SCENARIOS 24–26, issue 6 "Prove it survives"): a service killed with -9 while a sidebar
 is open and an agent reports; supervisord itself killed; the publisher stalled; tmux gone (no
-busy loop); corrupt order, config and checkpoint files; garbage among the transcripts."""
+busy loop); corrupt order, config and checkpoint files; garbage among the transcripts; evidence
+arriving between two tmux listings. docs/reliability.md says what each test stands for."""
+import dataclasses
 import glob
 import os
+import re
 import signal
 import threading
 import time
@@ -10,18 +13,18 @@ import uuid
 
 import orjson
 import psutil
-import pytest
 import zmq
 
 from bench.storm import CloneSub, body, publisher_snapshot
 from services import protocol as P
 from services.collector.watchers.claude import encode_dir
 from services.settings import DEFAULTS
+from services.tmux import Tmux
 
 from .conftest import wait_for
 from .fault_helpers import (alive, ask, command, control_clients, cpu_share, logs, pane_of, processes_of,
                             running_pids, runtime, session_row, supervisord_pid, wait_restarted)
-from .sidebar_helpers import header_style, listed, open_sidebar, pane_alive, wait_text
+from .sidebar_helpers import listed, open_sidebar, pane_alive, screen, wait_text
 from .sidebar_helpers import sidebars  # noqa: F401  (a fixture)
 
 CHECKPOINT_EVERY = 1.0   # state writes its checkpoint at most once a second (services/state/loop.py)
@@ -56,6 +59,13 @@ class Reporter(threading.Thread):
         return any(at > t for at, _ in self.delivered)
 
 
+def _theme_marks(world, pane: str) -> tuple:
+    """The theme's colours in a sidebar: the header's first two escapes and the rule under it
+    (the rest of the header changes with the agents it counts)."""
+    lines = screen(world, pane, escapes=True).splitlines()
+    return tuple(re.findall(r"\x1b\[[0-9;]*m", lines[0])[:2]) + tuple(re.findall(r"\x1b\[[0-9;]*m", lines[1])[:1])
+
+
 def _sidebar_processes(world, pane: str) -> set[int]:
     root = psutil.Process(int(world.tmux("display-message", "-p", "-t", pane, "#{pane_pid}")))
     return {root.pid} | {p.pid for p in root.children(recursive=True)}
@@ -69,7 +79,7 @@ def test_kill_9_each_service_in_turn_loses_nothing(sidebars):
     w.attach("s1")
     side = open_sidebar(w, "s1")
     side_procs = _sidebar_processes(w, side)
-    default_style = header_style(w, side)
+    default_style = _theme_marks(w, side)
 
     w.ok("reorder", "s4", "up")
     w.ok("hide", "s5")
@@ -81,7 +91,7 @@ def test_kill_9_each_service_in_turn_loses_nothing(sidebars):
          "--thread-id", "t-done", "--thread-name", "Ship it")
     order = ["s1", "s2", "s4", "s3"]
     wait_for(lambda: listed(w, side) == order, what="the sidebar to show the order")
-    style = wait_for(lambda: (s := header_style(w, side)) != default_style and s, what="the theme to change")
+    style = wait_for(lambda: (s := _theme_marks(w, side)) != default_style and s, what="the theme to change")
 
     def everything_is_still_there(after: str) -> None:
         snap = w.snapshot()
@@ -99,7 +109,7 @@ def test_kill_9_each_service_in_turn_loses_nothing(sidebars):
         live = [a for a in session_row(snap, "s4")["agents"] if a["thread_id"] == "t-live"]
         assert len(live) == 1 and live[0]["status"] in ("running", "tool-running"), after
         wait_for(lambda: listed(w, side) == order, what=f"the sidebar's order after {after}")
-        assert header_style(w, side) == style, after
+        assert _theme_marks(w, side) == style, after
 
     reporter = Reporter(w, pane_of(w, "s4"))
     reporter.start()
@@ -274,7 +284,7 @@ def test_corrupt_order_config_and_checkpoint_are_moved_aside(world):
     wait_restarted(world, "state", pids["state"])
     wait_for(lambda: world.names() == ["s1", "s2", "s3"], what="defaults after the corrupt file")
     assert len(_asides(rt.order_file)) == 2
-    assert sum(f"event=order_file_corrupt" in line for line in logs(world, "state").splitlines()) == 2
+    assert sum("event=order_file_corrupt" in line for line in logs(world, "state").splitlines()) == 2
     assert "Traceback" not in logs(world)
 
 
@@ -283,10 +293,11 @@ def _iso(t: float) -> str:
 
 
 def test_garbage_transcripts_do_not_stop_the_collector(world):
-    """Garbage, binary data, truncated lines, a huge line and directories among the Claude
-    transcripts (some before the start, some while the trio runs, one file replaced by a
-    directory): the collector stays up (same pid, no probe failure) and still follows the one
-    valid transcript beside them."""
+    """Garbage, binary data, NUL bytes, truncated lines, a 3 MiB line and directories named
+    *.jsonl among the Claude transcripts — some there at the start, more while the trio runs,
+    one followed file replaced by a directory: the collector stays up (same pid, no probe
+    failure) and still reads and follows a valid transcript written beside them while it runs
+    (found by its periodic rescan, every 10 s)."""
     proj = os.path.join(world.home, "proj")
     os.makedirs(proj)
     world.new_session("other")
@@ -306,22 +317,8 @@ def test_garbage_transcripts_do_not_stop_the_collector(world):
             f.write(data)
     with open(os.path.join(d, "adir.jsonl", "inner", "x.jsonl"), "wb") as f:
         f.write(b"\xff\xff\n")
-    sid = str(uuid.uuid4())
-    valid = os.path.join(d, f"{sid}.jsonl")
-
-    def line(obj: dict) -> None:
-        with open(valid, "ab") as f:
-            f.write(orjson.dumps({"sessionId": sid, "cwd": proj, "timestamp": _iso(time.time()),
-                                  "isSidechain": False, **obj}) + b"\n")
-
-    line({"type": "user", "message": {"role": "user", "content": "fix the flaky test"}})
     world.ok("up")
-
-    def thread():
-        row = session_row(world.snapshot(), "proj")
-        return next((a for a in row["agents"] if a["thread_id"] == sid), None)
-    t = wait_for(thread, timeout=10, what="the valid transcript's thread")
-    assert (t["agent"], t["status"], t["thread_name"]) == ("claude-code", "running", "fix the flaky test")
+    wait_for(lambda: world.names() == ["other", "proj"], what="the sessions")
     collector = running_pids(world)["collector"]
 
     with open(os.path.join(d, "garbage.jsonl"), "ab") as f:        # more garbage, and the end of the
@@ -330,12 +327,84 @@ def test_garbage_transcripts_do_not_stop_the_collector(world):
     os.makedirs(os.path.join(d, "nulls.jsonl"))
     with open(os.path.join(d, "late-garbage.jsonl"), "wb") as f:  # a new bad file
         f.write(os.urandom(1024))
+    sid = str(uuid.uuid4())
+    valid = os.path.join(d, f"{sid}.jsonl")
+
+    def line(obj: dict) -> None:
+        with open(valid, "ab") as f:
+            f.write(orjson.dumps({"sessionId": sid, "cwd": proj, "timestamp": _iso(time.time()),
+                                  "isSidechain": False, **obj}) + b"\n")
+
+    def thread():
+        row = session_row(world.snapshot(), "proj")
+        return next((a for a in row["agents"] if a["thread_id"] == sid), None)
+
+    line({"type": "user", "message": {"role": "user", "content": "fix the flaky test"}})
+    t = wait_for(thread, timeout=15, what="the valid transcript's thread (rescan every 10 s)")
+    assert (t["agent"], t["status"], t["thread_name"]) == ("claude-code", "running", "fix the flaky test")
     line({"type": "assistant", "message": {"role": "assistant", "stop_reason": "tool_use",
                                            "content": [{"type": "tool_use", "name": "Bash", "input": {}}]}})
-    wait_for(lambda: (t := thread()) and t["status"] == "tool-running", timeout=10, what="tool-running")
+    wait_for(lambda: (t := thread()) and t["status"] == "tool-running", timeout=5, what="tool-running")
+    with open(os.path.join(d, "garbage.jsonl"), "ab") as f:
+        f.write(b"\x00\x01\x02\n" * 100)
     line({"type": "system", "subtype": "turn_duration", "durationMs": 1200})
-    wait_for(lambda: (t := thread()) and t["status"] == "done", timeout=10, what="done")
+    wait_for(lambda: (t := thread()) and t["status"] == "done", timeout=5, what="done")
 
     assert running_pids(world)["collector"] == collector
     text = logs(world, "collector")
     assert "Traceback" not in text and "probe_failed" not in text
+
+
+def test_evidence_that_arrives_between_two_listings_is_not_lost(trio):
+    """state applies a burst of observations with only the last listing of tmux kept — but that
+    must not move the listing after evidence that came before it. Here state knows no session
+    (tmux was down), then one burst brings a listing, an agent's transcript evidence for a dir
+    that is a session's dir, and a second (slightly different) listing. The thread must land in
+    that session. (The same happens for real at `up`, when the collector's first transcript
+    scan and a second listing arrive in state's first turn: an agent found in its transcript
+    then stays invisible until it writes again.) state and the collector are paused so the
+    burst is read in one turn and nothing else speaks."""
+    rt = runtime(trio)
+    pids = running_pids(trio)
+    t = Tmux(trio.socket)
+    try:
+        panes = [dataclasses.asdict(p) for p in t.list_panes()]
+        clients = [dataclasses.asdict(c) for c in t.list_clients()]
+    finally:
+        t.close()
+    s3 = next(p for p in panes if p["session_name"] == "s3")
+    proj = s3["session_path"]
+    assert [p["session_path"] for p in panes].count(proj) == 5   # every session has the same dir …
+    s3_dir = os.path.join(proj, "s3-work")                       # … so the thread's dir is a child
+    os.makedirs(s3_dir)                                          # of s3's, made s3's own below
+    for p in panes:
+        if p["session_name"] == "s3":
+            p["session_path"] = s3_dir
+    retitled = [dict(p, title=p["title"] + "!") for p in panes]
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 1000)
+    push.connect(rt.observe_endpoint)
+    os.kill(pids["collector"], signal.SIGSTOP)
+    try:
+        push.send(P.encode("obs.tmux_down", reason="test: tmux went away"))
+        wait_for(lambda: trio.snapshot()["sessions"] == [], what="state to know no session")
+        os.kill(pids["state"], signal.SIGSTOP)
+        try:
+            push.send(P.encode("obs.tmux", panes=panes, clients=clients))
+            push.send(P.encode("obs.events", events=[{"agent": "claude-code", "source": "transcript",
+                                                      "thread_id": "t-between", "status": "running",
+                                                      "thread_name": "found at start", "name_rank": 1,
+                                                      "dir": s3_dir, "at": time.time()}]))
+            push.send(P.encode("obs.tmux", panes=retitled, clients=clients))
+            time.sleep(0.3)                                      # all three queued at state
+        finally:
+            os.kill(pids["state"], signal.SIGCONT)
+        wait_for(lambda: len(trio.snapshot()["sessions"]) == 5, what="the listing applied")
+        time.sleep(0.3)
+        threads = {s["name"]: [a["thread_id"] for a in s["agents"]] for s in trio.snapshot()["sessions"]}
+        assert threads["s3"] == ["t-between"], threads
+    finally:
+        os.kill(pids["collector"], signal.SIGCONT)
+        push.close(0)
+        ctx.term()
