@@ -8,6 +8,7 @@ import os
 
 from cli import zmtp
 from services import protocol as P
+from services.paths import check_socket_dir
 
 NOT_RUNNING = "opensessions is not running (try `opensessions up`)"
 
@@ -23,6 +24,7 @@ def request(endpoint: str, message: bytes, timeout: float = 2.0, retries: int = 
     if not endpoint.startswith("ipc://"):
         raise NotRunning(f"unsupported endpoint {endpoint}")
     path = endpoint[len("ipc://"):]
+    check_socket_dir(path)   # PathError: never talk to a socket others could have put there
     for _ in range(retries + 1):
         if not os.path.exists(path):
             break

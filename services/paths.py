@@ -61,9 +61,22 @@ def check_private_dir(path: str) -> None:
 
 
 def ensure_private_dir(path: str) -> str:
+    """Create (0700) and check the dir and the base it lives in: whoever can write to the base
+    can swap our dir for theirs."""
+    base = os.path.dirname(path.rstrip("/"))
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    check_private_dir(base)
     os.makedirs(path, mode=0o700, exist_ok=True)
     check_private_dir(path)
     return path
+
+
+def check_socket_dir(socket_path: str) -> None:
+    """Before a client connects to a socket: its dir and that dir's base must be private."""
+    directory = os.path.dirname(socket_path)
+    for d in (os.path.dirname(directory), directory):
+        if os.path.isdir(d):
+            check_private_dir(d)
 
 
 class Runtime:

@@ -269,8 +269,8 @@ class StateService:
                 key = f"obs.events#{self.stats['observations']}"
             else:
                 key = "obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]
-            batch.pop(key, None)
-            batch[key] = (frame, msg)
+            batch[key] = (frame, msg)   # the newest of a kind, at the place of its first: evidence
+            # that came after the first listing is applied after the (newest) listing
             self.drain_commands()
         for key, (frame, msg) in batch.items():
             if self._last_observation.get(key) == frame:
