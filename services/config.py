@@ -51,7 +51,10 @@ def load(path: str) -> Config:
     except FileNotFoundError:
         return Config()
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        aside = move_aside(path, time.time())
+        try:
+            aside = move_aside(path, time.time())
+        except OSError:   # another service moved it first (all three read it at start)
+            aside = "(already moved aside)"
         log.error("config_corrupt", path=path, error=e, kept_as=aside, action="using defaults")
         return Config()
     except OSError as e:
