@@ -310,10 +310,9 @@ def run_command(args) -> int:
         return EXIT_OK
     if c == "hooks":
         from cli import hooks_config
-        binary = os.path.realpath(sys.argv[0]) if os.path.basename(sys.argv[0]) == "opensessions" \
-            else (__import__("shutil").which("opensessions") or "opensessions")
+        from services.paths import opensessions_binary
         try:
-            path, diff, backup = hooks_config.apply(args.agent, args.action, binary, args.dry_run)
+            path, diff, backup = hooks_config.apply(args.agent, args.action, opensessions_binary(), args.dry_run)
         except hooks_config.HooksError as e:
             raise CommandFailed("hooks", str(e)) from None
         if not diff:

@@ -8,11 +8,9 @@ Every binding carries the note `opensessions`, every hook our index, every optio
 """
 from __future__ import annotations
 
-import os
 import shlex
-import sys
 
-from services.paths import Runtime
+from services.paths import Runtime, opensessions_binary
 from services.tmux import (HOOK_INDEX, KEY_TABLE, NOTE, POKE_BUFFER, SIDEBAR_TITLE, WIDTH_HOOKS, TmuxError,
                            TmuxUnavailable, run)
 
@@ -25,11 +23,6 @@ def _opt(socket: str, name: str, default: str) -> str:
     except TmuxError:
         return default
     return value or default
-
-
-def _binary() -> str:
-    exe = os.path.join(os.path.dirname(sys.executable), "opensessions")
-    return exe if os.path.exists(exe) else os.path.realpath(sys.argv[0])
 
 
 def install(rt: Runtime, ask_state) -> str:
@@ -62,7 +55,7 @@ def install(rt: Runtime, ask_state) -> str:
     existing = run(sock, ["list-keys", "-T", "prefix", key]) if _has_key(sock, "prefix", key) else []
     if existing and f"-T {KEY_TABLE}" not in existing[0]:
         run(sock, ["set-option", "-g", SAVED_PREFIX, existing[0]])
-    binary = shlex.quote(_binary())
+    binary = shlex.quote(opensessions_binary())
     client = "'#{client_tty}'"
     run(sock, ["bind-key", "-N", NOTE, "-T", "prefix", key, "switch-client", "-T", KEY_TABLE])
     run(sock, ["bind-key", "-N", f"{NOTE}: focus the sidebar", "-T", KEY_TABLE, "s",

@@ -153,6 +153,13 @@ class Runtime:
         return os.path.join(self.config_dir, "config.toml")
 
 
+def opensessions_binary() -> str:
+    """This installation's own `opensessions` command (hooks, key bindings and sidebar panes run it)."""
+    import sys
+    exe = os.path.join(os.path.dirname(sys.executable), "opensessions")
+    return exe if os.path.exists(exe) else os.path.realpath(sys.argv[0])
+
+
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """Write-then-rename, so a crash leaves the old file or the new one, never half of one."""
     import tempfile

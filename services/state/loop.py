@@ -16,6 +16,7 @@ from services.sockets import Stopper, service_setup, socket, split_envelope
 from services.state import checkpoint, store
 from services.state.model import CommandError, Model
 from services.state.order import merged_order
+from services.state.sidebars import sidebar_panes
 from services.state.snapshot import build_snapshot
 from services.state.tmux_sync import TmuxSync
 from services.state.tracker import Tracker
@@ -189,9 +190,10 @@ class StateService:
         result = {"sidebars": m.settings["sidebars"]}
         if action == "focus":
             client = m.resolve_client(msg.get("client"), msg.get("pane"))
-            pane = next((p.id for p in m.panes.values() if p.window_id == client.window_id
-                         and p.title == "opensessions-sidebar"), None)
-            if pane is None:   # just spawned: tmux knows it before our listing does
+            # the sync above may have just spawned it: tmux knows that pane before our listing does
+            pane = (sidebar_panes(m).get(client.window_id) or [None])[0] \
+                or self.tmux_sync.spawned.get(client.window_id)
+            if pane is None:
                 pane = self.tmux_sync.spawn(m, next((p.id for p in m.panes.values()
                                                      if p.window_id == client.window_id and p.active), ""))
             if pane:

@@ -3,23 +3,22 @@ the width hooks, sidebar panes spawned, removed and closed. Runs after model cha
 command's reply; every tmux error is logged and the next pass tries again."""
 from __future__ import annotations
 
-import os
-import sys
+import shlex
 import time
 
 from services import log
 from services.state import sidebars as S
+from services.paths import opensessions_binary
 from services.state.model import Model
-from services.tmux import (HOOK_INDEX, KEY_TABLE, NOTE, POKE_BUFFER, SIDEBAR_TITLE, WIDTH_HOOKS, Tmux,
-                           TmuxError, poke_hook_command, width_hook_command)
+from services.tmux import (HOOK_INDEX, KEY_TABLE, NOTE, SIDEBAR_TITLE, WIDTH_HOOKS, Tmux, TmuxError,
+                           poke_hook_command, width_hook_command)
 
 PENDING_FOR = 3.0   # s a spawned sidebar counts as there before a listing shows it
 
 
 def sidebar_command() -> str:
     """The command a sidebar pane runs: this installation's own `opensessions`."""
-    exe = os.path.join(os.path.dirname(sys.executable), "opensessions")
-    return f"'{exe}' sidebar" if os.path.exists(exe) else f"'{sys.executable}' -m cli.main sidebar"
+    return f"{shlex.quote(opensessions_binary())} sidebar"
 
 
 class TmuxSync:
@@ -28,6 +27,7 @@ class TmuxSync:
         self.bound: tuple | None = None          # (index prefix, names) last bound
         self.hooks_width: int | None = None       # width the hooks were last set for; None = none set
         self.pending: dict[str, float] = {}       # window id → when its sidebar was spawned
+        self.spawned: dict[str, str] = {}         # window id → the sidebar pane spawned there
         self.closing: set[str] = set()
         self.errors = 0
 
@@ -88,6 +88,7 @@ class TmuxSync:
         for w in list(self.pending):
             if w in have:
                 del self.pending[w]
+        self.spawned = {w: p for w, p in self.spawned.items() if w in self.pending}
         moves: list[tuple[str, str]] = []
         if model.settings.get("sidebars") != "on":
             for panes in have.values():
@@ -97,8 +98,10 @@ class TmuxSync:
         for p in S.plan_extra_sidebars(model):
             self._try("kill-pane", "-t", p)
         for spawn in S.plan_spawns(model, True, set(self.pending)):
-            self.spawn(model, spawn.target_pane)
+            pane = self.spawn(model, spawn.target_pane)
             self.pending[spawn.window_id] = now
+            if pane:
+                self.spawned[spawn.window_id] = pane
         for close in S.plan_lonely(model):
             if close.window_id in self.closing:
                 continue
@@ -135,9 +138,3 @@ class TmuxSync:
         self.sync_hooks(model)
         return self.sync_sidebars(model, now)
 
-
-def clear_poke_buffer(tmux: Tmux) -> None:
-    try:
-        tmux.cmd("delete-buffer", "-b", POKE_BUFFER)
-    except TmuxError:
-        pass

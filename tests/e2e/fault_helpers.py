@@ -12,6 +12,7 @@ import psutil
 import zmq
 
 from bench.harness import World, wait_for
+from bench.storm import ask as storm_ask
 from services import protocol as P
 from services.paths import Runtime
 
@@ -84,16 +85,9 @@ def ask(endpoint: str, message: bytes, timeout: float = 3.0, ctx: zmq.Context | 
     """One REQ round trip to a service socket; the decoded reply."""
     own = ctx is None
     ctx = ctx or zmq.Context()
-    s = ctx.socket(zmq.REQ)
-    s.setsockopt(zmq.LINGER, 0)
-    s.connect(endpoint)
     try:
-        s.send(message)
-        if not s.poll(int(timeout * 1000)):
-            raise TimeoutError(f"no answer from {endpoint}")
-        return orjson.loads(s.recv())
+        return storm_ask(ctx, endpoint, message, timeout)
     finally:
-        s.close(0)
         if own:
             ctx.term()
 
