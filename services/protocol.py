@@ -228,6 +228,45 @@ def decode(frame: bytes, allowed: dict[str, dict[str, F]], max_bytes: int = MAX_
     return validate(msg, allowed)
 
 
+_TYPE_PREFIX = b'{"v":1,"type":"'
+
+
+def peek_type(frame: bytes) -> str | None:
+    """The type of a message as our encoders write it, read without decoding: both codecs write
+    "v" then "type" first, compactly. None when the frame does not start that way; the caller
+    then decodes it. Only a hint for choosing which frames to decode: the frame chosen is still
+    decoded and validated in full."""
+    if not frame.startswith(_TYPE_PREFIX):
+        return None
+    start = len(_TYPE_PREFIX)
+    end = frame.find(b'"', start, start + 64)
+    if end < 0:
+        return None
+    return frame[start:end].decode("ascii", "replace")
+
+
+def published_header(frame: bytes) -> tuple[str, int, str] | None:
+    """(type, seq, epoch) of a published snapshot or heartbeat without decoding the snapshot in
+    it, so a subscriber behind by several snapshots decodes only the newest. None when the frame
+    does not start as `published_snapshot`/`heartbeat` write it."""
+    kind = peek_type(frame)
+    if kind not in PUBLISHED:
+        return None
+    at = len(_TYPE_PREFIX) + len(kind)
+    if frame[at:at + 8] != b'","seq":':
+        return None
+    at += 8
+    end = at
+    while end < len(frame) and end - at < 20 and 48 <= frame[end] <= 57:
+        end += 1
+    if end == at or frame[end:end + 10] != b',"epoch":"':
+        return None
+    epoch_end = frame.find(b'"', end + 10, end + 10 + 64)
+    if epoch_end < 0:
+        return None
+    return kind, int(frame[at:end]), frame[end + 10:epoch_end].decode("ascii", "replace")
+
+
 def encode(mtype: str, **fields: object) -> bytes:
     """Build, check and encode a message; a bug in a sender fails here, not in the receiver."""
     msg = {"v": VERSION, "type": mtype}

@@ -11,6 +11,7 @@ from __future__ import annotations
 HEARTBEAT_MISS = 3.0     # s of silence; the publisher heartbeats every second when idle
 SYNC_TIMEOUT = 1.0       # s to wait for the snapshot before a new socket and a new request
 BUFFER_MAX = 64          # published messages kept while a sync request is in flight
+SUB_QUEUE = 16           # full snapshots waiting; beyond that the publisher drops, we see a gap and resync
 
 SYNC, RECONNECT = "sync", "reconnect"
 CONNECTING, LIVE, RECONNECTING = "connecting", "live", "reconnecting"
@@ -133,7 +134,7 @@ class Feed:
     def _open(self) -> None:
         zmq = self.zmq
         self.sub = self._socket(zmq.SUB)
-        self.sub.setsockopt(zmq.RCVHWM, 100)
+        self.sub.setsockopt(zmq.RCVHWM, SUB_QUEUE)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.connect(self.rt.pub_endpoint)      # subscribe first …
         self.sync = self._socket(zmq.DEALER)
@@ -178,29 +179,50 @@ class Feed:
 
     def read(self, sock, now: float, limit: int = 256) -> bool:
         """Handle what `sock` has (up to `limit` messages, so input keeps its turn)."""
-        changed = False
-        zmq, P = self.zmq, self.P
+        zmq = self.zmq
+        frames = []
         for _ in range(limit):
             if sock is not self.sub and sock is not self.sync:
                 break   # replaced by a reconnect while we read
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+                frames.append(sock.recv_multipart(zmq.NOBLOCK))
+            except zmq.ZMQError:   # Again, or a socket closed under us
                 break
-            except zmq.ZMQError:
-                break
-            try:
-                if sock is self.sub:
-                    msg = P.decode(frames[-1], P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
-                    changed = self._apply(self.core.on_published(msg, now)) or changed
-                else:
-                    if frames[0] != self.request_id:
-                        continue
-                    msg = P.decode(frames[-1], P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
-                    changed = self._apply(self.core.on_sync_reply(msg, now)) or changed
-            except P.ProtocolError:
-                self.bad += 1
+        if not frames:
+            return False
+        if sock is self.sub:
+            return self._published([f[-1] for f in frames], now)
+        changed = False
+        for f in frames:
+            if f[0] == self.request_id:
+                changed = self._decoded(f[-1], self.core.on_sync_reply, now) or changed   # a bad one: the sync timeout asks again
         return changed
+
+    def _published(self, frames: list[bytes], now: float) -> bool:
+        """Every snapshot is full state, so of a batch only the newest is decoded: the ones
+        before it pass through the core by their header (seq, epoch) alone."""
+        P = self.P
+        heads = [P.published_header(f) for f in frames]
+        newest = max((i for i, h in enumerate(heads) if h is None or h[0] == "snapshot"), default=-1)
+        changed = False
+        for i, (frame, head) in enumerate(zip(frames, heads)):
+            if head is None or i == newest:
+                changed = self._decoded(frame, self.core.on_published, now) or changed
+            else:
+                kind, seq, epoch = head
+                changed = self._apply(self.core.on_published({"type": kind, "seq": seq, "epoch": epoch}, now)) or changed
+        return changed
+
+    def _decoded(self, frame: bytes, handler, now: float) -> bool:
+        P = self.P
+        try:
+            msg = P.decode(frame, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
+        except P.ProtocolError:
+            self.bad += 1
+            if handler == self.core.on_published:   # the snapshot shown may be older than our seq now
+                return self._apply(self.core.resync(now))
+            return False
+        return self._apply(handler(msg, now))
 
     @property
     def snapshot(self) -> dict | None:

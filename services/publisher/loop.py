@@ -15,6 +15,8 @@ from services.sockets import Stopper, service_setup, socket, split_envelope
 
 HEARTBEAT_EVERY = 1.0
 ASK_STATE_EVERY = 1.0
+INBOX_QUEUE = 4      # full snapshots: state keeps the newest itself and sends it again when it can
+INBOX_BATCH = 64
 
 
 class PublisherService:
@@ -22,7 +24,7 @@ class PublisherService:
         self.rt = rt
         self.seq = Sequencer()
         self.ctx = zmq.Context.instance()
-        self.inbox = socket(self.ctx, zmq.PULL, max_msg=P.MAX_SNAPSHOT_BYTES)
+        self.inbox = socket(self.ctx, zmq.PULL, max_msg=P.MAX_SNAPSHOT_BYTES, rcvhwm=INBOX_QUEUE)
         self.inbox.bind(rt.snapshot_in_endpoint)
         self.pub = socket(self.ctx, zmq.PUB, sndhwm=100)
         self.pub.bind(rt.pub_endpoint)
@@ -30,6 +32,7 @@ class PublisherService:
         self.sync.bind(rt.sync_endpoint)
         self.state = None
         self.bad = 0
+        self.superseded = 0
         self._last_send = time.monotonic()
         self._next_ask = 0.0
 
@@ -45,14 +48,16 @@ class PublisherService:
             pass
         self._last_send = time.monotonic()
 
-    def handle_inbox(self, frame: bytes) -> None:
+    def handle_inbox(self, frame: bytes) -> bool:
+        """Offer one snapshot from state; False for a bad frame (counted and logged)."""
         try:
             msg = P.decode(frame, P.SNAPSHOT_IN, max_bytes=P.MAX_SNAPSHOT_BYTES)
         except P.ProtocolError as e:
             self.bad += 1
             log.warn("bad_snapshot", code=e.code, error=e.message)
-            return
+            return False
         self.offer(msg["snapshot"])
+        return True
 
     def handle_sync(self, frames: list[bytes]) -> None:
         envelope, body = split_envelope(frames)
@@ -76,16 +81,22 @@ class PublisherService:
             self.drain_inbox()   # whatever state sent before this request is part of the answer
             return self.seq.message
         if msg["type"] == "stats":
-            return P.ok({**self.seq.stats(), "bad_messages": self.bad})
+            return P.ok({**self.seq.stats(), "bad_messages": self.bad, "superseded": self.superseded})
         return P.ok({"pong": True})
 
     def drain_inbox(self) -> None:
-        for _ in range(1000):
+        """Snapshots are full state: of those waiting, only the newest valid one is decoded and
+        offered. Sequence numbers are ours, so subscribers see no gap for the ones passed over."""
+        frames = []
+        for _ in range(INBOX_BATCH):
             try:
-                frame = self.inbox.recv(zmq.NOBLOCK)
+                frames.append(self.inbox.recv(zmq.NOBLOCK))
             except zmq.Again:
+                break
+        for i in range(len(frames) - 1, -1, -1):
+            if self.handle_inbox(frames[i]):
+                self.superseded += i   # older ones the newest replaced, never decoded
                 return
-            self.handle_inbox(frame)
 
     def ask_state(self) -> None:
         """After a (re)start: fetch the current snapshot instead of waiting for the next change."""

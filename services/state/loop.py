@@ -24,6 +24,9 @@ from services.tmux import Tmux, TmuxError, TmuxUnavailable
 
 OBSERVATIONS_PER_TURN = 64     # commands come first; a flood of observations waits its turn
 RECONNECT_EVERY = 2.0
+# Per sender. Listings are full state and up to megabytes each: a deep queue of them is memory
+# spent on what the newest one replaces. The collector counts what it could not send.
+OBSERVATION_QUEUE = 50
 
 
 class StateService:
@@ -43,9 +46,9 @@ class StateService:
         self.cmd = socket(self.ctx, zmq.ROUTER, max_msg=P.MAX_COMMAND_BYTES + 1024)
         self.cmd.setsockopt(zmq.ROUTER_MANDATORY, 0)
         self.cmd.bind(rt.state_endpoint)
-        self.obs = socket(self.ctx, zmq.PULL, max_msg=P.MAX_OBSERVATION_BYTES, rcvhwm=1000)
+        self.obs = socket(self.ctx, zmq.PULL, max_msg=P.MAX_OBSERVATION_BYTES, rcvhwm=OBSERVATION_QUEUE)
         self.obs.bind(rt.observe_endpoint)
-        self.out = socket(self.ctx, zmq.PUSH, sndhwm=16)
+        self.out = socket(self.ctx, zmq.PUSH, sndhwm=4)   # full state: only the newest matters
         self.out.connect(rt.snapshot_in_endpoint)
         self.stats = {"commands": 0, "command_errors": 0, "bad_messages": 0, "observations": 0,
                       "bad_observations": 0, "bad_events": 0, "observations_unchanged": 0, "snapshots_pushed": 0,
@@ -253,34 +256,37 @@ class StateService:
 
     def drain_observations(self) -> None:
         """Observations are full state per kind, so of a burst only the last of each kind is
-        applied, and one identical to the last applied is skipped. Commands go in between."""
-        batch: dict[str, tuple[bytes, dict]] = {}
+        decoded and applied, and one identical to the last applied is skipped undecoded. The
+        kind is read from the frame's head (`peek_type`); evidence batches and frames without a
+        recognisable head are each decoded. Commands go in between."""
+        batch: dict[str, bytes] = {}
         for _ in range(OBSERVATIONS_PER_TURN):
             try:
                 frame = self.obs.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
             self.stats["observations"] += 1
+            kind = P.peek_type(frame)
+            if kind is None or kind == "obs.events":   # evidence, not state: every batch counts
+                key = f"#{self.stats['observations']}"
+            else:
+                key = "obs.tmux" if kind == "obs.tmux_down" else kind
+            batch[key] = frame   # the newest of a kind, at the place of its first: evidence
+            # that came after the first listing is applied after the (newest) listing
+            self.drain_commands()
+        for key, frame in batch.items():
+            if self._last_observation.get(key) == frame:
+                self.stats["observations_unchanged"] += 1
+                continue
             try:
                 msg = P.decode(frame, P.OBSERVATIONS, max_bytes=P.MAX_OBSERVATION_BYTES)
             except P.ProtocolError as e:
                 self.stats["bad_observations"] += 1
                 log.warn("bad_observation", code=e.code, error=e.message)
                 continue
-            if msg["type"] == "obs.events":   # evidence, not state: every batch counts
-                key = f"obs.events#{self.stats['observations']}"
-            else:
-                key = "obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]
-            batch[key] = (frame, msg)   # the newest of a kind, at the place of its first: evidence
-            # that came after the first listing is applied after the (newest) listing
-            self.drain_commands()
-        for key, (frame, msg) in batch.items():
-            if self._last_observation.get(key) == frame:
-                self.stats["observations_unchanged"] += 1
-                continue
             self.apply_observation(msg)
-            if not key.startswith("obs.events#"):
-                self._last_observation[key] = frame
+            if msg["type"] != "obs.events":
+                self._last_observation["obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]] = frame
             self.drain_commands()
 
     def apply_observation(self, msg: dict) -> None:

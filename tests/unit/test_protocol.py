@@ -729,3 +729,48 @@ def test_validate_event_only_raises_protocol_error(item):
                     assert out[name] in spec.choices
             else:
                 assert not spec.required
+
+
+# -- reading a frame's head without decoding it -------------------------------------------
+
+@pytest.fixture(params=["stdlib", "orjson"])
+def codec(request, monkeypatch):
+    """Both encoders the processes use write the head the same way."""
+    import json
+    if request.param == "orjson":
+        monkeypatch.setattr(P, "_CODEC", (orjson.dumps, orjson.loads, None))
+    else:
+        monkeypatch.setattr(P, "_CODEC", (lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False).encode(),
+                                          json.loads, None))
+    return request.param
+
+
+def test_peek_type_reads_what_encode_wrote(codec):
+    assert P.peek_type(P.encode("ping")) == "ping"
+    assert P.peek_type(P.encode("obs.git", dirs={})) == "obs.git"
+
+
+@pytest.mark.parametrize("frame", [b"", b"{}", b'{"type":"ping","v":1}', b'{"v": 1, "type": "ping"}',
+                                   b'{"v":2,"type":"ping"}', b'{"v":1,"type":"' + b"x" * 100 + b'"}',
+                                   b'{"v":1,"type":"ping'])
+def test_peek_type_is_none_for_any_other_head(frame):
+    assert P.peek_type(frame) is None
+
+
+def test_published_header_reads_seq_and_epoch(codec):
+    assert P.published_header(P.published_snapshot(12, "ab12", {"sessions": []})) == ("snapshot", 12, "ab12")
+    assert P.published_header(P.published_snapshot(0, "e", None)) == ("snapshot", 0, "e")
+    assert P.published_header(P.heartbeat(99, "e0")) == ("heartbeat", 99, "e0")
+
+
+@pytest.mark.parametrize("frame", [
+    P.encode("ping"),                                            # not a published type
+    b'{"v":1,"type":"snapshot","seq":-1,"epoch":"e"}',           # no sign allowed
+    b'{"v":1,"type":"snapshot","seq":"1","epoch":"e"}',
+    b'{"v":1,"type":"snapshot","seq":1,"epoch":e}',
+    b'{"v":1,"type":"snapshot","epoch":"e","seq":1}',
+    b'{"v":1,"type":"snapshot","seq":1,"epoch":"' + b"e" * 100,
+    b'{"v":1,"type":"heartbeat","seq":,"epoch":"e"}',
+])
+def test_published_header_is_none_when_the_head_is_not_ours(frame):
+    assert P.published_header(frame) is None
