@@ -5,7 +5,6 @@ Imports are kept lazy so a `switch` pays only for what it uses.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -27,12 +26,13 @@ def finite(text: str) -> float:
 finite.__name__ = "number"   # argparse names the type in its error: "invalid number value"
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str):   # one line, exit 2
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+def build_parser():
+    import argparse   # ~10 ms with what it imports: only for commands off the fast path
 
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str):   # one line, exit 2
+            raise UsageError(f"{message} (see `{self.prog} --help`)")
 
-def build_parser() -> Parser:
     p = Parser(prog="opensessions", description="tmux sessions and the AI coding agents in them")
     where = p.add_mutually_exclusive_group()
     where.add_argument("-L", dest="socket_name", metavar="NAME", help="tmux server socket name (like tmux -L)")
@@ -353,9 +353,51 @@ def run_command(args) -> int:
     raise UsageError(f"unknown command {c!r}")
 
 
+HOOK_AGENTS = ("claude-code", "codex", "gemini")
+
+
+class FastArgs:
+    """What argparse would give for the commands parsed on the fast path."""
+
+    def __init__(self, command: str, socket_name: str | None, socket_path: str | None, **fields) -> None:
+        self.command, self.socket_name, self.socket_path = command, socket_name, socket_path
+        self.__dict__.update(fields)
+
+
+def fast_args(argv: list[str]) -> FastArgs | None:
+    """`[-L NAME|-S PATH] switch TARGET [--client TTY]` and `hook AGENT [PAYLOAD]`, parsed
+    without argparse: they run on every key press and every agent event, and argparse with its
+    imports and ~25 sub-parsers costs 10–30 ms. Anything else, or anything unusual (an option
+    we do not expect, a value starting with "-", --help), returns None and argparse decides."""
+    socket_name = socket_path = None
+    words = list(argv)
+    if len(words) >= 2 and words[0] in ("-L", "-S") and not words[1].startswith("-"):
+        if words[0] == "-L":
+            socket_name = words[1]
+        else:
+            socket_path = words[1]
+        words = words[2:]
+    if not words or words.count("--client") > 1 or any(w.startswith("-") and w != "--client" for w in words):
+        return None
+    command, rest = words[0], words[1:]
+    if command == "hook" and socket_name is None and socket_path is None \
+            and 1 <= len(rest) <= 2 and rest[0] in HOOK_AGENTS:
+        return FastArgs("hook", None, None, agent=rest[0], payload=rest[1] if len(rest) == 2 else None)
+    if command == "switch":
+        client = None
+        if len(rest) == 3 and rest[0] == "--client":
+            client, rest = rest[1], rest[2:]
+        elif len(rest) == 3 and rest[1] == "--client":
+            client, rest = rest[2], rest[:1]
+        if len(rest) == 1 and rest[0] != "--client":
+            return FastArgs("switch", socket_name, socket_path, target=rest[0], client=client)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args = fast_args(argv) or build_parser().parse_args(argv)
     except UsageError as e:
         print(f"opensessions: {e}", file=sys.stderr)
         return EXIT_USAGE
