@@ -97,7 +97,8 @@ def children_map(procs: list[Proc]) -> dict[int, list[Proc]]:
     return kids
 
 
-def agents_under(pane_pid: int, by_pid: dict[int, Proc], kids: dict[int, list[Proc]]) -> list[tuple[str, int]]:
+def agents_under(pane_pid: int, by_pid: dict[int, Proc], kids: dict[int, list[Proc]],
+                 classify=agent_of) -> list[tuple[str, int]]:
     """Agents in one pane: the topmost process of each agent wins (a node wrapper over a native
     binary is one agent), and nothing below a found agent counts again."""
     found: list[tuple[str, int]] = []
@@ -106,7 +107,7 @@ def agents_under(pane_pid: int, by_pid: dict[int, Proc], kids: dict[int, list[Pr
         pid, depth = stack.pop()
         proc = by_pid.get(pid)
         if proc is not None:
-            agent = agent_of(proc)
+            agent = classify(proc)
             if agent is not None:
                 found.append((agent, pid))
                 continue
@@ -115,10 +116,42 @@ def agents_under(pane_pid: int, by_pid: dict[int, Proc], kids: dict[int, list[Pr
     return found
 
 
-def pane_agents(pane_pids: dict[str, int], procs: list[Proc]) -> dict[str, list[tuple[str, int]]]:
+def pane_agents(pane_pids: dict[str, int], procs: list[Proc],
+                classify=agent_of) -> dict[str, list[tuple[str, int]]]:
     by_pid = {p.pid: p for p in procs}
     kids = children_map(procs)
-    return {pane: agents_under(pid, by_pid, kids) for pane, pid in pane_pids.items()}
+    return {pane: agents_under(pid, by_pid, kids, classify) for pane, pid in pane_pids.items()}
+
+
+class AgentCache:
+    """agent_of, remembered per process: a Proc's name, exe and argv change only by exec, which
+    makes a different Proc. Call it as agent_of; `keep` forgets the processes gone from a table."""
+
+    def __init__(self) -> None:
+        self.known: dict[Proc, str | None] = {}
+
+    def __call__(self, proc: Proc) -> str | None:
+        try:
+            return self.known[proc]
+        except KeyError:
+            agent = self.known[proc] = agent_of(proc)
+            return agent
+
+    def keep(self, procs: list[Proc]) -> None:
+        live = set(procs)
+        self.known = {p: a for p, a in self.known.items() if p in live}
+
+
+def lineage(pid: int, by_pid: dict[int, Proc], stop: set[int]) -> list[int]:
+    """pid and its ancestors in the table, up to the first one in `stop` (a pane's process)."""
+    out: list[int] = []
+    while pid not in out:
+        out.append(pid)
+        proc = by_pid.get(pid)
+        if pid in stop or proc is None:
+            break
+        pid = proc.ppid
+    return out
 
 
 def descendants(root: int, kids: dict[int, list[Proc]], limit: int = 10000) -> list[int]:

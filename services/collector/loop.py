@@ -13,7 +13,9 @@ from services import protocol as P
 from services.collector import identity
 from services.collector.agent_files import AgentFiles, open_transcripts
 from services.collector.screen import screen_status
+from services.collector import probes
 from services.collector.probes import GitCache, listening_ports, process_table
+from services.collector.walkgate import WalkGate, allocated_since
 from services.paths import Runtime
 from services.sockets import Stopper, service_setup, socket
 from services.tmux import Tmux, TmuxError, TmuxUnavailable
@@ -24,6 +26,7 @@ DEBOUNCE = 0.01
 SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
 SCREEN_MAX_PER_ROUND = 20
 RESEND_EVERY = 5.0
+NEW_PIDS_LIMIT = 256        # more pids than this since the last look: walk instead of checking each
 
 
 class CollectorService:
@@ -39,6 +42,13 @@ class CollectorService:
         self.due = {k: 0.0 for k in self.every}
         self.panes: list = []
         self.procs: list[identity.Proc] = []
+        self.gate = WalkGate()
+        self.walks = 0
+        self.last_walk: str | None = None     # why the last scan walked, None when it did not
+        self._pane_pids: dict[str, int] = {}
+        self._agent_of = identity.AgentCache()
+        self._agents: dict[str, list[dict]] | None = None   # the last obs.agents panes, None before a walk
+        self._lineage: list[int] = []
         self.git = GitCache()
         self.files = AgentFiles()
         self.pane_of_pid: dict[int, str] = {}
@@ -108,17 +118,45 @@ class CollectorService:
     # -- processes, ports, git ------------------------------------------------------------
 
     def scan_processes(self) -> None:
-        pane_pids = {p.pane_id: p.pane_pid for p in self.panes}
-        self.procs = process_table(set(pane_pids.values()))
-        found = identity.pane_agents(pane_pids, self.procs)
-        self.push("obs.agents", at=time.time(),
-                  panes={pane: [{"agent": a, "pid": pid} for a, pid in agents] for pane, agents in found.items()})
-        self.pane_of_pid = {pid: pane for pane, agents in found.items() for _, pid in agents}
+        """Walk the processes under the panes when something may have changed (see walkgate),
+        and work out the agents again only when the walk found a different table."""
         now = time.monotonic()
+        signature = frozenset((p.pane_id, p.pane_pid, p.current_command) for p in self.panes)
+        last, gate, new_in_panes = probes.last_pid(), self.gate, None
+        if last is not None and gate.last_pid is not None and last != gate.last_pid:
+            fresh = allocated_since(gate.last_pid, last, probes.pid_max(), NEW_PIDS_LIMIT)
+            if fresh is not None:
+                roots = {p.pane_pid for p in self.panes}
+                new_in_panes = any(probes.alive(pid) and probes.below(pid, roots) for pid in fresh)
+        gone = not all(map(probes.alive, self._lineage))
+        reason = self.last_walk = gate.reason(last, new_in_panes, signature, gone, now)
+        gate.record(reason, last, signature, now)
+        if reason is not None:
+            self.walks += 1
+            pane_pids = {p.pane_id: p.pane_pid for p in self.panes}
+            procs = process_table(set(pane_pids.values()))
+            if self._agents is None or procs != self.procs or pane_pids != self._pane_pids:
+                self.identify(pane_pids, procs)
+        if self._agents is not None and (reason is not None or self.resend_due("obs.agents", now)):
+            self.push("obs.agents", at=time.time(), panes=self._agents)   # unchanged: dropped unless due
         if self.pane_of_pid and now >= self._next_open_files:
             self._next_open_files = now + 5.0
             kids = {ppid: [p.pid for p in procs] for ppid, procs in identity.children_map(self.procs).items()}
             self.open_files = open_transcripts(list(self.pane_of_pid), kids)
+
+    def identify(self, pane_pids: dict[str, int], procs: list[identity.Proc]) -> None:
+        self.procs, self._pane_pids = procs, pane_pids
+        self._agent_of.keep(procs)
+        found = identity.pane_agents(pane_pids, procs, self._agent_of)
+        self._agents = {pane: [{"agent": a, "pid": pid} for a, pid in agents] for pane, agents in found.items()}
+        self.pane_of_pid = {pid: pane for pane, agents in found.items() for _, pid in agents}
+        by_pid, stop = {p.pid: p for p in procs}, set(pane_pids.values())
+        # what must stay alive for the agents to stay where they are: if one goes, walk again
+        self._lineage = sorted({q for pid in self.pane_of_pid for q in identity.lineage(pid, by_pid, stop)})
+
+    def resend_due(self, kind: str, now: float) -> bool:
+        last = self._last.get(kind)
+        return last is None or now - last[1] >= RESEND_EVERY
 
     def scan_files(self) -> None:
         events = self.files.scan(time.monotonic(), time.time(), self.pane_of_pid, self.open_files)
@@ -217,26 +255,35 @@ class CollectorService:
                 except Exception as e:   # one failed probe must not stop the others
                     log.error("probe_failed", probe=kind, error=repr(e))
 
+    def step(self, timeout: float = 1.0, stop_fd: int | None = None) -> None:
+        """One turn: do what is due, then wait (at most `timeout`, less when something is due
+        sooner) for tmux, state or a stop request, and read what came."""
+        self.tick()
+        wait = max(0.0, min(v for k, v in self.due.items() if k != "connect") - time.monotonic())
+        poller = zmq.Poller()
+        if stop_fd is not None:
+            poller.register(stop_fd, zmq.POLLIN)
+        poller.register(self.state, zmq.POLLIN)
+        if self.tmux.connected:
+            poller.register(self.tmux.control.fileno(), zmq.POLLIN)
+        events = dict(poller.poll(int(min(wait, timeout) * 1000) + 1))
+        if self.tmux.connected and self.tmux.control.fileno() in events:
+            self.handle_notifications()
+        if self.state in events:
+            self.handle_state_reply()
+
+    def close(self) -> None:
+        self.tmux.close()
+        self.out.close(0)
+        self.state.close(0)
+
     def run(self) -> None:
         stopper = Stopper()
         log.info("started", socket=self.rt.socket_path)
         while not stopper.stop and not stopper.orphaned():
-            self.tick()
-            wait = max(0.0, min(v for k, v in self.due.items() if k != "connect") - time.monotonic())
-            poller = zmq.Poller()
-            poller.register(stopper.fileno(), zmq.POLLIN)
-            poller.register(self.state, zmq.POLLIN)
-            if self.tmux.connected:
-                poller.register(self.tmux.control.fileno(), zmq.POLLIN)
-            events = dict(poller.poll(int(min(wait, 1.0) * 1000) + 1))
-            if self.tmux.connected and self.tmux.control.fileno() in events:
-                self.handle_notifications()
-            if self.state in events:
-                self.handle_state_reply()
+            self.step(1.0, stopper.fileno())
         log.info("stopping")
-        self.tmux.close()
-        self.out.close(0)
-        self.state.close(0)
+        self.close()
 
 
 def main(argv: list[str] | None = None) -> int:

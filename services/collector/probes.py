@@ -11,6 +11,7 @@ import subprocess
 import psutil
 
 from services.collector.identity import Proc
+from services.collector.walkgate import parse_last_pid
 
 GIT_TIMEOUT = 2.0
 
@@ -19,12 +20,30 @@ _HAS_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/ch
 _identity_cache: dict[tuple[int, str], tuple[str, tuple[str, ...]]] = {}
 
 
-def _children(pid: int) -> list[int]:
-    """Children of a process from /proc/<pid>/task/<tid>/children (every thread can fork)."""
+def parse_stat(data: bytes) -> tuple[str, int, int] | None:
+    """/proc/<pid>/stat → (comm, ppid, number of threads), or None. comm sits in parentheses
+    and may itself hold spaces and parentheses: it ends at the last ')'."""
+    left, right = data.find(b"("), data.rfind(b")")
+    if left < 0 or right < left:
+        return None
+    rest = data[right + 2:].split()
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
+        ppid, threads = int(rest[1]), int(rest[17])
+    except (IndexError, ValueError):
+        return None
+    return data[left + 1:right].decode("utf-8", "replace"), ppid, threads
+
+
+def _children(pid: int, threads: int) -> list[int]:
+    """Children of a process from /proc/<pid>/task/<tid>/children (every thread can fork). A
+    single-threaded process has one task, its own pid: no need to list the task dir."""
+    if threads == 1:
+        tasks = [pid]
+    else:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return []
     out: list[int] = []
     for tid in tasks:
         try:
@@ -35,12 +54,17 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _read_proc(pid: int, ppid: int) -> Proc | None:
+def _read_proc(pid: int, ppid: int) -> tuple[Proc, int] | None:
+    """The process and its number of threads; one read of /proc/<pid>/stat, plus argv and exe
+    the first time this (pid, comm) is seen."""
     try:
-        with open(f"/proc/{pid}/comm", "rb") as f:
-            comm = f.read().decode("utf-8", "replace").rstrip("\n")
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = parse_stat(f.read())
     except OSError:
         return None
+    if stat is None:
+        return None
+    comm, _, threads = stat
     key = (pid, comm)   # exec changes comm, so a pid that exec'd another program is read again
     cached = _identity_cache.get(key)
     if cached is None:
@@ -54,7 +78,7 @@ def _read_proc(pid: int, ppid: int) -> Proc | None:
         except OSError:
             exe = ""
         cached = _identity_cache[key] = (exe, argv)
-    return Proc(pid, ppid, comm, cached[0], cached[1])
+    return Proc(pid, ppid, comm, cached[0], cached[1]), threads
 
 
 def process_table(roots: set[int], max_depth: int = 6) -> list[Proc]:
@@ -71,12 +95,12 @@ def process_table(roots: set[int], max_depth: int = 6) -> list[Proc]:
             if pid in seen:
                 continue
             seen.add(pid)
-            proc = _read_proc(pid, ppid)
-            if proc is None:
+            got = _read_proc(pid, ppid)
+            if got is None:
                 continue
-            procs.append(proc)
+            procs.append(got[0])
             if depth < max_depth:
-                nxt.extend((child, pid) for child in _children(pid))
+                nxt.extend((child, pid) for child in _children(pid, got[1]))
         frontier = nxt
         if not frontier:
             break
@@ -100,7 +124,64 @@ def _process_table_full(roots: set[int], max_depth: int) -> list[Proc]:
         frontier = [k for pid in frontier for k in kids.get(pid, []) if k not in wanted]
         if not frontier:
             break
-    return [p for p in (_read_proc(pid, ppid_of[pid]) for pid in wanted) if p is not None]
+    return [got[0] for got in (_read_proc(pid, ppid_of[pid]) for pid in wanted) if got is not None]
+
+
+def last_pid() -> int | None:
+    """The last pid allocated in this pid namespace, or None where /proc/loadavg says nothing."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return parse_last_pid(f.read())
+    except OSError:
+        return None
+
+
+_pid_max: list[int | None] = []
+
+
+def pid_max() -> int | None:
+    if not _pid_max:
+        try:
+            with open("/proc/sys/kernel/pid_max", "rb") as f:
+                _pid_max.append(int(f.read()))
+        except (OSError, ValueError):
+            _pid_max.append(None)
+    return _pid_max[0]
+
+
+def alive(pid: int) -> bool:
+    """Whether a process (or thread) with this pid exists; signal 0 checks without sending."""
+    if pid <= 0:
+        return False     # 0 and negatives name process groups, never one process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True      # someone else's process: it exists
+    except OSError:
+        return False
+    return True
+
+
+def below(pid: int, roots: set[int], max_depth: int = 64) -> bool:
+    """Whether a process descends from one of `roots` (pane pids), by its parents' stat files.
+    A process that vanishes on the way, or was re-parented away, is not below them: a walk down
+    from the roots would not find it either. A chain too long to follow counts as below."""
+    for _ in range(max_depth):
+        if pid in roots:
+            return True
+        if pid <= 1:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = parse_stat(f.read())
+        except OSError:
+            return False
+        if stat is None:
+            return False
+        pid = stat[1]
+    return True
 
 
 def listening_ports() -> dict[int, set[int]]:
