@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         add(Row("state round trip (REQ→REP), switch (a tmux action)", "idle",
                 M.round_trips(rt.state_endpoint, switches, n["rt_switch_idle"], quiet, gap=SWITCH_GAP), p50_budget=1.0,
                 p99_budget=5.0))
+        add(Row("  tmux `switch-client` alone (the bench's control client)", "idle",
+                M.tmux_switches(world, mover, n["rt_switch_idle"], quiet, gap=SWITCH_GAP)))
         M.home(world, mover, mover_home)
         add(Row(key_label, "idle", M.key_presses(world, mover, watch, key_how, n["key_idle"], quiet, names),
                 p50_budget=10.0))
@@ -235,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 M.round_trips(rt.state_endpoint, switches, n["rt_switch"], secs["load"], gap=SWITCH_GAP),
                 p50_budget=1.0,
                 p99_budget=5.0))
+        add(Row("  tmux `switch-client` alone (the bench's control client)", f"{args.flood} obs/s flood",
+                M.tmux_switches(world, mover, n["rt_switch"], secs["load"], gap=SWITCH_GAP)))
         flood.close()
         flood = None
         M.home(world, mover, mover_home)

@@ -332,6 +332,37 @@ def round_trips(endpoint: str, messages: list[bytes], n: int, seconds: float = 6
     return out
 
 
+def tmux_switches(world: ScaleWorld, client: PtyClient, n: int, seconds: float = 60.0, gap: float = 0.0) -> Samples:
+    """tmux's own `switch-client` over a control-mode connection of the bench's, with no
+    opensessions in the way: the floor under state's `switch` round trip in the same world."""
+    from services.tmux import Tmux
+    tmux = Tmux(world.w.socket)
+    out = Samples()
+    if not tmux.connect():
+        out.lost += 1
+        return out
+    names = world.names
+    end = time.monotonic() + seconds
+    try:
+        for i in range(n):
+            if time.monotonic() > end:
+                break
+            target = "=" + names[(i * 7) % len(names)]
+            t0 = time.perf_counter()
+            try:
+                tmux.cmd("switch-client", "-c", client.tty, "-t", target)
+            except Exception as e:   # noqa: BLE001 — a failed sample is counted, not fatal
+                out.lost += 1
+                out.errors.append(str(e)[:200])
+                continue
+            out.append((time.perf_counter() - t0) * 1000)
+            if gap:
+                time.sleep(gap)
+    finally:
+        tmux.close()
+    return out
+
+
 # -- agent event → visible in a sidebar ----------------------------------------------------------
 
 _SEQ = re.compile(rb'"seq":(\d+)')

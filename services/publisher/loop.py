@@ -17,6 +17,7 @@ HEARTBEAT_EVERY = 1.0
 ASK_STATE_EVERY = 1.0
 INBOX_QUEUE = 4      # full snapshots: state keeps the newest itself and sends it again when it can
 INBOX_BATCH = 64
+PUB_QUEUE = 100      # per subscriber; one that falls further behind misses some, sees the gap and resyncs
 
 
 class PublisherService:
@@ -26,7 +27,7 @@ class PublisherService:
         self.ctx = zmq.Context.instance()
         self.inbox = socket(self.ctx, zmq.PULL, max_msg=P.MAX_SNAPSHOT_BYTES, rcvhwm=INBOX_QUEUE)
         self.inbox.bind(rt.snapshot_in_endpoint)
-        self.pub = socket(self.ctx, zmq.PUB, sndhwm=100)
+        self.pub = socket(self.ctx, zmq.PUB, sndhwm=PUB_QUEUE)
         self.pub.bind(rt.pub_endpoint)
         self.sync = socket(self.ctx, zmq.ROUTER, max_msg=P.MAX_COMMAND_BYTES)
         self.sync.bind(rt.sync_endpoint)

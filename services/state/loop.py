@@ -16,6 +16,7 @@ from services.sockets import Stopper, service_setup, socket, split_envelope
 from services.state import checkpoint, store
 from services.state.model import CommandError, Model
 from services.state.order import merged_order
+from services.state.pacing import Pacer
 from services.state.sidebars import sidebar_panes
 from services.state.snapshot import build_snapshot
 from services.state.tmux_sync import TmuxSync
@@ -59,6 +60,7 @@ class StateService:
         self._last_body: bytes | None = None
         self._next_reconnect = 0.0
         self._next_expire = 0.0
+        self.pacer = Pacer()
 
     def _restore_checkpoint(self) -> None:
         try:
@@ -338,6 +340,11 @@ class StateService:
 
     # -- snapshot -------------------------------------------------------------------------
 
+    def publish_soon(self) -> None:
+        """Publish now, or at the pacer's next slot when a snapshot went out moments ago."""
+        if self.pacer.want(time.monotonic()):
+            self.push_snapshot()
+
     def push_snapshot(self) -> None:
         try:
             if self.tmux_sync.sync(self.model, self.clock()):   # tmux follows the model first
@@ -383,8 +390,8 @@ class StateService:
             self._next_expire = now + 1.0
             if self.model.tracker.expire(self.clock(), self.model.looking):
                 self.changed = True
-        if self._unsent:
-            self.push_snapshot()   # the newest snapshot, once the publisher takes it again
+        if self.pacer.ready(now) or self._unsent:
+            self.push_snapshot()   # a paced change, or the newest snapshot once the publisher takes it again
         if self.checkpoint_dirty and now >= self._next_checkpoint:
             self._next_checkpoint = now + 1.0   # at most once a second, off the command path
             self.write_checkpoint()
@@ -401,7 +408,7 @@ class StateService:
             if self.tmux.connected:
                 poller.register(self.tmux.control.fileno(), zmq.POLLIN)
             try:
-                events = dict(poller.poll(250))
+                events = dict(poller.poll(int(self.pacer.wait(time.monotonic(), 0.25) * 1000) + 1))
             except zmq.ZMQError:
                 continue
             if self.tmux.connected and self.tmux.control.fileno() in events:
@@ -410,7 +417,7 @@ class StateService:
             self.drain_observations()
             if self.changed:
                 self.changed = False
-                self.push_snapshot()
+                self.publish_soon()
             self.persist()
         log.info("stopping")
         self.close()
@@ -437,8 +444,8 @@ class StateService:
             if self.changed:
                 self.changed, changed = False, True
         if changed:   # right after the answers: no asker waits for it
-            self._last_observation.clear()   # what we changed, the next listing must confirm
-            self.push_snapshot()
+            self._last_observation.pop("obs.tmux", None)   # what we changed in tmux, the next listing confirms
+            self.publish_soon()
 
     def close(self) -> None:
         self.persist()
