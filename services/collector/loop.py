@@ -4,6 +4,7 @@ state keeps the model. Observations are idempotent, so a dropped one costs nothi
 from __future__ import annotations
 
 import time
+from collections import deque
 
 import orjson  # noqa: F401  (loaded first, so the protocol encodes with it)
 import zmq
@@ -12,6 +13,7 @@ from services import log
 from services import protocol as P
 from services.collector import identity
 from services.collector.agent_files import AgentFiles, open_transcripts
+from services.collector.notify import relevant
 from services.collector.screen import screen_status
 from services.collector import probes
 from services.collector.probes import GitCache, listening_ports, process_table
@@ -20,8 +22,6 @@ from services.paths import Runtime
 from services.sockets import Stopper, service_setup, socket
 from services.tmux import Tmux, TmuxError, TmuxUnavailable
 
-QUIET_NOTIFICATIONS = ("%output", "%extended-output", "%pane-mode-changed", "%paste-buffer",
-                       "%subscription-changed", "%begin", "%end", "%error", "%message", "%config-error")
 DEBOUNCE = 0.01
 SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
 SCREEN_MAX_PER_ROUND = 20
@@ -41,6 +41,11 @@ class CollectorService:
                       "files": files_every}
         self.due = {k: 0.0 for k in self.every}
         self.panes: list = []
+        self._client_ttys: set[str] = set()                     # from the last listing
+        self._window_panes: dict[str, frozenset[str]] = {}       # window id → its panes, same
+        self.listings = 0
+        self.listings_asked = 0      # notifications that made a listing due
+        self.heard: deque[tuple[str, bool]] = deque(maxlen=64)   # the last notifications, and whether they did
         self.procs: list[identity.Proc] = []
         self.gate = WalkGate()
         self.walks = 0
@@ -81,6 +86,7 @@ class CollectorService:
     # -- tmux -----------------------------------------------------------------------------
 
     def refresh_tmux(self) -> None:
+        self.listings += 1
         try:
             panes = self.tmux.list_panes()
             clients = self.tmux.list_clients()
@@ -99,6 +105,11 @@ class CollectorService:
             log.info("tmux_available", socket=self.rt.socket_path)
             self._tmux_down = None
         self.panes = panes
+        self._client_ttys = {c.tty for c in clients}
+        window_panes: dict[str, set[str]] = {}
+        for p in panes:
+            window_panes.setdefault(p.window_id, set()).add(p.pane_id)
+        self._window_panes = {w: frozenset(ids) for w, ids in window_panes.items()}
         self.push("obs.tmux", panes=[dict(vars(p)) for p in panes],      # asdict deep-copies: 50x slower
                   clients=[dict(vars(c)) for c in clients])
 
@@ -107,12 +118,15 @@ class CollectorService:
         if control is None:
             return
         alive = control.read_available()
-        relevant = False
+        news = False
         while control.notifications:
             line = control.notifications.popleft()
-            if not line.startswith(QUIET_NOTIFICATIONS):
-                relevant = True
-        if relevant or not alive:
+            news_here = relevant(line, self._client_ttys, self._window_panes)
+            self.heard.append((line[:200], news_here))
+            if news_here:
+                news = True
+                self.listings_asked += 1
+        if news or not alive:
             self.due["tmux"] = min(self.due["tmux"], time.monotonic() + DEBOUNCE)
 
     # -- processes, ports, git ------------------------------------------------------------
