@@ -66,20 +66,18 @@ def agent_pid(agent: str, start: int | None = None, levels: int = 6) -> int | No
 
 def run(agent: str, argv_payload: str | None = None) -> int:
     try:
-        import json
-
+        from services import protocol as P
         from services.agents.hook_events import MAPPERS
         data = _read_payload(argv_payload)
         if not data:
             return 0
-        payload = json.loads(data)
+        payload = P.parse_json(data)
         if not isinstance(payload, dict):
             return 0
         ev = MAPPERS[agent](payload)
         if ev is None:
             return 0
         from cli.client import request
-        from services import protocol as P
         from services.paths import Runtime, tmux_socket_path
         pane = os.environ.get("TMUX_PANE")
         if pane and os.environ.get("TMUX"):

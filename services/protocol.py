@@ -34,6 +34,10 @@ def _choose_codec():
     if "orjson" in sys.modules:
         import orjson
         return orjson.dumps, orjson.loads, lambda obj: orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    return _light_codec() or _json_codec()
+
+
+def _json_codec():
     import json
 
     def dumps(obj):
@@ -42,6 +46,57 @@ def _choose_codec():
     def dumps_sorted(obj):
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
     return dumps, json.loads, dumps_sorted
+
+
+_WHITESPACE = " \t\n\r"
+
+
+def _light_codec():
+    """The json module's own C accelerator (`_json`, what `json` itself runs on) without the
+    json package, whose import pulls in `re` and `enum`: ~9 ms of the ~30 a key press or an
+    agent hook pays to start. Writes and reads exactly what `json` does with our options
+    (tests/unit/test_protocol.py checks both ways); None where the accelerator is missing."""
+    try:
+        import _json
+        make_scanner, make_encoder, encode_str = _json.make_scanner, _json.make_encoder, _json.encode_basestring
+    except (ImportError, AttributeError):
+        return None
+    constants = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}
+
+    class Context:   # the attributes _json's scanner reads from a json.JSONDecoder
+        strict = True
+        object_hook = object_pairs_hook = None
+        parse_float, parse_int, parse_constant = float, int, constants.__getitem__
+    scan = make_scanner(Context)
+
+    def default(obj):
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    def encoder(sort_keys: bool):
+        encode = make_encoder({}, default, encode_str, None, ":", ",", sort_keys, False, True)
+        return lambda obj: "".join(encode(obj, 0)).encode()
+
+    def loads(data):
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data   # UnicodeDecodeError is a ValueError
+        start = len(text) - len(text.lstrip(_WHITESPACE))
+        try:
+            obj, end = scan(text, start)
+        except StopIteration as e:
+            raise ValueError(f"Expecting value: char {e.value}") from None
+        except SystemError:   # _json raises its syntax errors with a class from json.decoder,
+            import json       # and fails like this when that is not loaded: json says what is wrong
+            return json.loads(text)
+        if text[end:].strip(_WHITESPACE):
+            raise ValueError(f"Extra data: char {end}")
+        return obj
+    return encoder(False), loads, encoder(True)
+
+
+def parse_json(data: bytes) -> object:
+    """Any JSON document (an agent's hook payload, say) with this process's codec; ValueError
+    or RecursionError when it is not JSON."""
+    return _codec()[1](data)
+
 
 VERSION = 1
 MAX_COMMAND_BYTES = 64 * 1024          # a command from a CLI, hook or sidebar

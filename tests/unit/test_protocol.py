@@ -774,3 +774,66 @@ def test_published_header_reads_seq_and_epoch(codec):
 ])
 def test_published_header_is_none_when_the_head_is_not_ours(frame):
     assert P.published_header(frame) is None
+
+
+# -- the CLI's light codec: json's C accelerator without the json package ----------------
+
+import json  # noqa: E402
+
+_LIGHT = P._light_codec()
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=30)
+
+
+def test_the_light_codec_is_there():
+    assert _LIGHT is not None
+
+
+@given(_json_values)
+def test_light_codec_writes_what_json_writes(value):
+    dumps, _, dumps_sorted = _LIGHT
+    assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    assert dumps_sorted(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+@given(_json_values, st.sampled_from(["", " ", "\n", " \t\r\n "]))
+def test_light_codec_reads_what_json_reads(value, pad):
+    text = pad + json.dumps(value, indent=1 if pad else None) + pad
+    assert _LIGHT[1](text.encode()) == json.loads(text)
+
+
+@given(st.binary(max_size=40) | st.text(alphabet='{}[]",:0123456789.eE+-tfnrulasx \\\n', max_size=30).map(str.encode))
+def test_light_codec_refuses_what_json_refuses(data):
+    try:
+        expected = json.loads(data.decode("utf-8"))
+    except ValueError:
+        with pytest.raises(ValueError):
+            _LIGHT[1](data)
+    else:
+        assert _LIGHT[1](data) == expected or expected != expected
+
+
+@pytest.mark.parametrize("data", [b"", b"{", b"[1,]", b'{"a":1,}', b"{} x", b"\xff", b'"a\x01"', b"nul"])
+def test_light_codec_errors_are_value_errors(data):
+    with pytest.raises(ValueError):
+        _LIGHT[1](data)
+
+
+def test_a_fresh_cli_process_neither_loads_re_nor_fails_on_bad_json():
+    """The CLI's situation: nothing has imported json. A good message decodes without loading
+    `re`; a broken one is still a clean BAD_JSON (the accelerator needs json.decoder for that)."""
+    import subprocess
+    import sys as _sys
+    code = ("import sys\n"
+            "from services import protocol as P\n"
+            "m = P.decode(P.encode('ping'), P.COMMANDS)\n"
+            "print(m['type'], 're' in sys.modules, 'json' in sys.modules)\n"
+            "try:\n"
+            "    P.decode(b'{\"v\":1,', P.COMMANDS)\n"
+            "except P.ProtocolError as e:\n"
+            "    print(e.code)\n")
+    out = subprocess.run([_sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ping", "False", "False", P.BAD_JSON]
