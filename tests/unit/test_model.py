@@ -654,3 +654,21 @@ def test_index_n_is_the_nth_visible_session_after_any_reorders(user_order, hidde
         assert m.switch_target(str(i), cur(m)) is s
     m.unhide_all()
     assert sorted(visible_names(m)) == ["alpha", "beta", "gamma"]
+
+
+def test_pane_session_follows_every_change_of_the_pane_table():
+    m = three()
+    assert m.pane_session() == {"%1": "$1", "%2": "$1", "%3": "$2", "%4": "$3"}
+    assert m.pane_session() is m.pane_session()          # built once per table
+    m.forget_session(m.sessions["$2"])
+    assert m.pane_session() == {"%1": "$1", "%2": "$1", "%4": "$3"}
+    m.add_session(PaneRow("$4", "delta", 400, "/tmp/d", 1, "@9", 0, True, "%9", 4242, True, "bash", "/tmp/d", ""))
+    assert m.pane_session()["%9"] == "$4"
+    moved = make_model([("$1", "alpha", 100, ["%1"]), ("$2", "beta", 200, ["%2", "%3", "%4"])])
+    m.apply_tmux([vars(r) for r in session_rows_of(moved)], [], now=2.0)   # a pane moved sessions, same count
+    assert m.pane_session() == {"%1": "$1", "%2": "$2", "%3": "$2", "%4": "$2"}
+
+
+def session_rows_of(m: Model) -> list[PaneRow]:
+    return [PaneRow(s.id, s.name, s.created, s.dir, 1, "@" + p.id[1:], 0, True, p.id, p.pid, True, "bash", "/", "")
+            for s in m.sessions.values() for p in m.panes.values() if p.session_id == s.id]
