@@ -286,6 +286,7 @@ class StateService:
                 self.stats["bad_observations"] += 1
                 log.warn("bad_observation", code=e.code, error=e.message)
                 continue
+            self.drain_commands()   # decoding a big listing took a while: answer who asked meanwhile
             self.apply_observation(msg)
             if msg["type"] != "obs.events":
                 self._last_observation["obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]] = frame
