@@ -112,6 +112,7 @@ class AgentFiles:
 
     def scan(self, mono_now: float, wall_now: float, pane_of_pid: dict[int, str],
              open_files: dict[str, int]) -> list[dict]:
+        """Everything: discover new files, read every followed one, ask every database."""
         for path in open_files:
             if path.endswith(".jsonl") and os.path.basename(path).startswith("rollout-"):
                 self.codex_rollouts.follow(path)
@@ -124,6 +125,50 @@ class AgentFiles:
                 events += watcher.scan(mono_now, wall_now)
             except Exception:
                 self.bad_lines += 1
+        return self._tie(events, pane_of_pid, open_files)
+
+    def watch_trees(self) -> list[tuple[str, int]]:
+        """Where the files scan_changed can read appear: (root, depth) for filewatch."""
+        trees = self.claude_status.trees() + self.claude_transcripts.trees() + self.codex_rollouts.trees()
+        trees.append((os.path.dirname(self.codex_index.path), 0))
+        for watcher in self.extra:
+            if hasattr(watcher, "scan_paths"):
+                trees += watcher.trees()
+        return trees
+
+    def scan_changed(self, paths: set[str], mono_now: float, wall_now: float, pane_of_pid: dict[int, str],
+                     open_files: dict[str, int]) -> list[dict]:
+        """Only the files inotify says changed. A status file that names a transcript not
+        followed yet has it read now, as scan() would."""
+        followed = set(self.claude_transcripts.tails)
+        events = self.claude_status.scan_paths(paths, wall_now)
+        new = set(self.claude_transcripts.tails) - followed
+        events += self.claude_transcripts.scan_paths(paths | new if new else paths, mono_now, wall_now)
+        events += self.codex_rollouts.scan_paths(paths, mono_now, wall_now)
+        if self.codex_index.path in paths:
+            events += self._codex_names()
+        for watcher in self.extra:
+            if hasattr(watcher, "scan_paths"):
+                try:
+                    events += watcher.scan_paths(paths, mono_now, wall_now)
+                except Exception:
+                    self.bad_lines += 1
+        return self._tie(events, pane_of_pid, open_files)
+
+    def scan_unwatched(self, mono_now: float, wall_now: float, pane_of_pid: dict[int, str],
+                       open_files: dict[str, int]) -> list[dict]:
+        """The sources inotify does not serve (databases): polled while the files are watched."""
+        events: list[dict] = []
+        for watcher in self.extra:
+            if not hasattr(watcher, "scan_paths"):
+                try:
+                    events += watcher.scan(mono_now, wall_now)
+                except Exception:
+                    self.bad_lines += 1
+        return self._tie(events, pane_of_pid, open_files)
+
+    def _tie(self, events: list[dict], pane_of_pid: dict[int, str], open_files: dict[str, int]) -> list[dict]:
+        """Each event's agent pid and pane, where something ties it to one."""
         for ev in events:
             path = ev.pop("_path", None)
             pid = ev.get("pid")

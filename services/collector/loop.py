@@ -13,6 +13,7 @@ from services import log
 from services import protocol as P
 from services.collector import identity
 from services.collector.agent_files import AgentFiles, open_transcripts
+from services.collector.filewatch import FileWatch
 from services.collector.notify import relevant
 from services.collector.screen import screen_status
 from services.collector import probes
@@ -26,6 +27,9 @@ DEBOUNCE = 0.01
 SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
 SCREEN_MAX_PER_ROUND = 20
 RESEND_EVERY = 5.0
+WATCHED_FILES_EVERY = 5.0   # the full file scan while inotify reports changes: only a fallback
+WATCH_SYNC_EVERY = 30.0     # plan the watches again, in case a new dir's event was missed
+CHANGED_DEBOUNCE = 0.005    # after a change is reported, wait this long for the rest of the write
 NEW_PIDS_LIMIT = 256        # more pids than this since the last look: walk instead of checking each
 
 
@@ -56,6 +60,22 @@ class CollectorService:
         self._lineage: list[int] = []
         self.git = GitCache()
         self.files = AgentFiles()
+        self.files_every = files_every
+        self.watch: FileWatch | None = None
+        try:
+            self.watch = FileWatch(self.files.watch_trees)
+            self.watch.sync()
+        except OSError as e:      # no inotify here, or the per-user instance limit: poll
+            log.warn("inotify_unavailable", error=e)
+            self.watch = None
+        self.every["files"] = self.files_poll_every()
+        self.every["dbs"] = files_every
+        self.file_scans = 0
+        self.every["watch"] = WATCH_SYNC_EVERY
+        self.due["dbs"] = 0.0
+        self.due["watch"] = time.monotonic() + WATCH_SYNC_EVERY     # synced just above
+        self.changed_due: float | None = None     # when to read the files inotify reported
+        self.changed_scans = 0
         self.pane_of_pid: dict[int, str] = {}
         self.open_files: dict[str, int] = {}
         self._next_open_files = 0.0
@@ -172,8 +192,42 @@ class CollectorService:
         last = self._last.get(kind)
         return last is None or now - last[1] >= RESEND_EVERY
 
+    def watching(self) -> bool:
+        """Whether inotify reports every agent file change (no watch was refused)."""
+        return self.watch is not None and not self.watch.full
+
     def scan_files(self) -> None:
-        events = self.files.scan(time.monotonic(), time.time(), self.pane_of_pid, self.open_files)
+        self.file_scans += 1
+        self.every["files"] = self.files_poll_every()
+        self.send_events(self.files.scan(time.monotonic(), time.time(), self.pane_of_pid, self.open_files))
+
+    def files_poll_every(self) -> float:
+        return max(self.files_every, WATCHED_FILES_EVERY) if self.watching() else self.files_every
+
+    def scan_dbs(self) -> None:
+        if self.watching():     # otherwise scan_files asks them, as often
+            self.send_events(self.files.scan_unwatched(time.monotonic(), time.time(), self.pane_of_pid,
+                                                       self.open_files))
+
+    def sync_watches(self) -> None:
+        if self.watch is not None:
+            self.watch.sync()
+
+    def handle_file_events(self) -> None:
+        if self.watch.read() and self.changed_due is None:
+            self.changed_due = time.monotonic() + CHANGED_DEBOUNCE
+
+    def scan_changed(self) -> None:
+        self.changed_due = None
+        paths, rescan = self.watch.take()
+        if rescan:
+            self.scan_files()
+            return
+        self.changed_scans += 1
+        self.send_events(self.files.scan_changed(paths, time.monotonic(), time.time(), self.pane_of_pid,
+                                                 self.open_files))
+
+    def send_events(self, events: list[dict]) -> None:
         for i in range(0, len(events), 200):
             self.push_events(events[i:i + 200])
 
@@ -259,9 +313,15 @@ class CollectorService:
             if self.tmux.connect():
                 log.info("tmux_control_connected", socket=self.rt.socket_path)
                 self.due["tmux"] = now
+        if self.changed_due is not None and now >= self.changed_due:
+            try:
+                self.scan_changed()
+            except Exception as e:
+                log.error("probe_failed", probe="changed", error=repr(e))
         for kind, action in (("tmux", self.refresh_tmux), ("procs", self.scan_processes),
-                             ("files", self.scan_files), ("screen", self.ask_screen_candidates),
-                             ("ports", self.scan_ports), ("git", self.scan_git)):
+                             ("files", self.scan_files), ("dbs", self.scan_dbs), ("watch", self.sync_watches),
+                             ("screen", self.ask_screen_candidates), ("ports", self.scan_ports),
+                             ("git", self.scan_git)):
             if now >= self.due[kind]:
                 self.due[kind] = now + self.every[kind]
                 try:
@@ -273,20 +333,29 @@ class CollectorService:
         """One turn: do what is due, then wait (at most `timeout`, less when something is due
         sooner) for tmux, state or a stop request, and read what came."""
         self.tick()
-        wait = max(0.0, min(v for k, v in self.due.items() if k != "connect") - time.monotonic())
+        next_due = min(v for k, v in self.due.items() if k != "connect")
+        if self.changed_due is not None:
+            next_due = min(next_due, self.changed_due)
+        wait = max(0.0, next_due - time.monotonic())
         poller = zmq.Poller()
         if stop_fd is not None:
             poller.register(stop_fd, zmq.POLLIN)
         poller.register(self.state, zmq.POLLIN)
         if self.tmux.connected:
             poller.register(self.tmux.control.fileno(), zmq.POLLIN)
+        if self.watch is not None:
+            poller.register(self.watch.fileno(), zmq.POLLIN)
         events = dict(poller.poll(int(min(wait, timeout) * 1000) + 1))
         if self.tmux.connected and self.tmux.control.fileno() in events:
             self.handle_notifications()
+        if self.watch is not None and self.watch.fileno() in events:
+            self.handle_file_events()
         if self.state in events:
             self.handle_state_reply()
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
         self.tmux.close()
         self.out.close(0)
         self.state.close(0)

@@ -138,15 +138,26 @@ class AmpWatcher:
         ev["_path"] = path
         return [ev]
 
+    def trees(self) -> list[tuple[str, int]]:
+        return self.files.trees()
+
+    def scan_paths(self, paths: set[str], mono_now: float, wall_now: float) -> list[dict]:
+        events = self.files.scan_paths(paths, wall_now)
+        self._settle(wall_now)
+        return events
+
     def scan(self, mono_now: float, wall_now: float) -> list[dict]:
         events = self.files.scan(wall_now)
+        self._settle(wall_now)
+        return events
+
+    def _settle(self, wall_now: float) -> None:
         for path, key in list(self.files.seen.items()):
             if wall_now - key[0] / 1e9 < SETTLE:   # key: (mtime_ns, inode, size)
                 del self.files.seen[path]
         for path in [p for p in self.reported if p not in self.files.seen]:
             if not os.path.isfile(path):
                 del self.reported[path]
-        return events
 
     def stats(self) -> dict:
         return {"files": len(self.files.seen), "bad_files": self.files.bad_files, "no_evidence": self.no_evidence}

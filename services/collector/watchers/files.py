@@ -8,6 +8,7 @@ dropped and counted.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Callable, Iterator
 
 import orjson
@@ -15,6 +16,18 @@ import orjson
 from services.collector.watchers.tail import Tail, TailError, read_new_lines
 
 MAX_FILES = 500
+SKIP_DIRS = ("subagents",)     # a subagent's transcript is not a thread of its own
+
+
+def under(path: str, roots: list[str], max_depth: int) -> bool:
+    """Whether walk_files(root, …, max_depth) would reach a file at `path` for one of roots."""
+    for root in roots:
+        root = root.rstrip("/")
+        if path.startswith(root + "/"):
+            dirs = path[len(root) + 1:].split("/")[:-1]
+            if len(dirs) <= max_depth and not any(d in SKIP_DIRS or d in ("", ".", "..") for d in dirs):
+                return True
+    return False
 
 
 def walk_files(root: str, suffix: str, max_depth: int, prefix: str = "") -> Iterator[os.DirEntry]:
@@ -30,7 +43,7 @@ def walk_files(root: str, suffix: str, max_depth: int, prefix: str = "") -> Iter
         for e in entries:
             try:
                 if e.is_dir(follow_symlinks=False):
-                    if depth < max_depth and e.name != "subagents":
+                    if depth < max_depth and e.name not in SKIP_DIRS:
                         stack.append((e.path, depth + 1))
                 elif e.name.endswith(suffix) and e.name.startswith(prefix) and e.is_file(follow_symlinks=False):
                     yield e
@@ -102,41 +115,76 @@ class JsonlWatcher:
         self.tails.pop(path, None)
         self.states.pop(path, None)
 
+    def trees(self) -> list[tuple[str, int]]:
+        """Where this watcher's files appear, for filewatch: (root, depth)."""
+        return [(root, self.max_depth) for root in self.roots()]
+
+    def owns(self, path: str, roots: list[str] | None = None) -> bool:
+        name = os.path.basename(path)
+        return name.endswith(self.suffix) and name.startswith(self.prefix) and \
+            under(path, self.roots() if roots is None else roots, self.max_depth)
+
     def scan(self, mono_now: float, wall_now: float) -> list[dict]:
         if mono_now >= self._next_rescan:
             self._next_rescan = mono_now + self.rescan_every
             self.discover(wall_now)
         out: list[dict] = []
         for path, tail in list(self.tails.items()):
-            try:
-                lines = read_new_lines(tail)
-            except TailError:
-                self.dropped_files += 1
-                self._drop(path)
-                continue
-            if not lines:
-                tail.fresh = False
-                continue
-            state = self.states[path]
-            events = []
-            for raw in lines:
-                self.lines += 1
-                try:
-                    obj = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    self.bad_lines += 1
-                    tail.lines_bad += 1
+            out.extend(self._read(path, tail))
+        return out
+
+    def scan_paths(self, paths: set[str], mono_now: float, wall_now: float) -> list[dict]:
+        """Read only these files (told changed by inotify): the ones followed, and new ones of
+        ours recent enough to follow. The others wait for scan()."""
+        roots = self.roots()
+        out: list[dict] = []
+        for path in paths:
+            tail = self.tails.get(path)
+            if tail is None:
+                if not self.owns(path, roots):
                     continue
                 try:
-                    ev = state.feed(obj, tail.mtime)
-                except Exception:   # a parser bug on one odd line must not stop the others
-                    self.bad_lines += 1
+                    st = os.lstat(path)
+                except OSError:
                     continue
-                if ev is not None:
-                    ev["_path"] = path
-                    events.append(ev)
-            out.extend(compress_history(events) if tail.fresh else events)
+                if not stat.S_ISREG(st.st_mode) or wall_now - st.st_mtime > self.recent:
+                    continue
+                tail = self.tails[path] = Tail(path)
+                self.states[path] = self.make_state(path)
+            out.extend(self._read(path, tail))
+        return out
+
+    def _read(self, path: str, tail: Tail) -> list[dict]:
+        """The evidence in a followed file's new lines (its history compressed, if it is new)."""
+        try:
+            lines = read_new_lines(tail)
+        except TailError:
+            self.dropped_files += 1
+            self._drop(path)
+            return []
+        if not lines:
             tail.fresh = False
+            return []
+        state = self.states[path]
+        events = []
+        for raw in lines:
+            self.lines += 1
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                self.bad_lines += 1
+                tail.lines_bad += 1
+                continue
+            try:
+                ev = state.feed(obj, tail.mtime)
+            except Exception:   # a parser bug on one odd line must not stop the others
+                self.bad_lines += 1
+                continue
+            if ev is not None:
+                ev["_path"] = path
+                events.append(ev)
+        out = compress_history(events) if tail.fresh else events
+        tail.fresh = False
         return out
 
     def stats(self) -> dict:
@@ -154,6 +202,14 @@ class SmallFiles:
         self.seen: dict[str, tuple] = {}   # path → (mtime_ns, inode, size): a same-mtime rewrite still counts
         self.bad_files = 0
 
+    def trees(self) -> list[tuple[str, int]]:
+        return [(root, 0) for root in self.roots()]
+
+    def owns(self, path: str, roots: list[str] | None = None) -> bool:
+        name = os.path.basename(path)
+        return name.endswith(self.suffix) and name.startswith(self.prefix) and \
+            under(path, self.roots() if roots is None else roots, 0)
+
     def scan(self, wall_now: float) -> list[dict]:
         out: list[dict] = []
         present = set()
@@ -164,26 +220,47 @@ class SmallFiles:
                 except OSError:
                     continue
                 present.add(e.path)
-                key = (st.st_mtime_ns, st.st_ino, st.st_size)
-                if self.seen.get(e.path) == key or wall_now - st.st_mtime > self.recent:
-                    continue
-                if st.st_size > self.max_bytes:
-                    self.bad_files += 1
-                    self.seen[e.path] = key
-                    continue
-                try:
-                    with open(e.path, "rb") as f:
-                        doc = orjson.loads(f.read())
-                except (OSError, orjson.JSONDecodeError):
-                    self.bad_files += 1   # half-written or garbage: try again when it changes
-                    self.seen[e.path] = key
-                    continue
-                self.seen[e.path] = key
-                try:
-                    out.extend(self.parse(doc, st.st_mtime, e.path))
-                except Exception:
-                    self.bad_files += 1
+                self._check(e.path, st, wall_now, out)
         for path in list(self.seen):
             if path not in present:
                 del self.seen[path]
         return out
+
+    def scan_paths(self, paths: set[str], wall_now: float) -> list[dict]:
+        """Read only these files (told changed by inotify), if they are ours."""
+        roots = self.roots()
+        out: list[dict] = []
+        for path in paths:
+            if not self.owns(path, roots):
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                self.seen.pop(path, None)        # removed: a new file there is news
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                self.seen.pop(path, None)
+                continue
+            self._check(path, st, wall_now, out)
+        return out
+
+    def _check(self, path: str, st: os.stat_result, wall_now: float, out: list[dict]) -> None:
+        key = (st.st_mtime_ns, st.st_ino, st.st_size)
+        if self.seen.get(path) == key or wall_now - st.st_mtime > self.recent:
+            return
+        if st.st_size > self.max_bytes:
+            self.bad_files += 1
+            self.seen[path] = key
+            return
+        try:
+            with open(path, "rb") as f:
+                doc = orjson.loads(f.read())
+        except (OSError, orjson.JSONDecodeError):
+            self.bad_files += 1   # half-written or garbage: try again when it changes
+            self.seen[path] = key
+            return
+        self.seen[path] = key
+        try:
+            out.extend(self.parse(doc, st.st_mtime, path))
+        except Exception:
+            self.bad_files += 1
