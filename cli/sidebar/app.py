@@ -62,6 +62,7 @@ class App:
         self.zmq = self.ctx = self.feed = self.link = None   # connect() sets them up
         self.peeked: dict | None = None
         self._shaped_from: dict | None = None
+        self._shape_memo: dict = {}      # name → (raw, shaped): unchanged sessions are not shaped again
         self._shaped: dict | None = None
         self.explicit = explicit_client
         self.pane, self.pane_session = _calling_pane(rt)
@@ -123,7 +124,7 @@ class App:
         raw = self.feed.snapshot if self.feed is not None and self.feed.snapshot is not None else self.peeked
         if raw is not self._shaped_from:
             from cli.sidebar.shape import shape
-            self._shaped_from, self._shaped = raw, shape(raw)
+            self._shaped_from, self._shaped = raw, shape(raw, self._shape_memo)
         return self._shaped
 
     # -- who this sidebar is for ---------------------------------------------------------------

@@ -63,15 +63,27 @@ def _client(c: dict) -> dict | None:
             "highlight": _str(c.get("highlight"), None)}
 
 
-def shape(snapshot) -> dict | None:
+def shape(snapshot, memo: dict | None = None) -> dict | None:
+    """The snapshot as drawn. `memo` (name → (raw session, shaped session)), when given, is
+    read and then refilled: a session whose raw dict equals the last one's (compared in C) is
+    not shaped again. Under a stream of agent events a snapshot changes a few sessions of a
+    hundred, and shaping them all was the sidebar's largest cost."""
     if not isinstance(snapshot, dict):
         return None
-    sessions = [s for s in map(_session, _dicts(snapshot.get("sessions"))) if s is not None]
+    last = memo.copy() if memo is not None else {}
+    if memo is not None:
+        memo.clear()
     seen, unique = set(), []
-    for s in sessions:   # one row per name: the highlight and clicks are by name
-        if s["name"] not in seen:
-            seen.add(s["name"])
-            unique.append(s)
+    for raw in _dicts(snapshot.get("sessions")):
+        name = raw.get("name")
+        hit = last.get(name) if type(name) is str else None
+        s = hit[1] if hit is not None and hit[0] == raw else _session(raw)
+        if s is None or s["name"] in seen:   # one row per name: the highlight and clicks are by name
+            continue
+        seen.add(s["name"])
+        unique.append(s)
+        if memo is not None:
+            memo[s["name"]] = (raw, s)
     settings = snapshot.get("settings") if isinstance(snapshot.get("settings"), dict) else {}
     tmux = snapshot.get("tmux") if isinstance(snapshot.get("tmux"), dict) else {}
     return {"sessions": unique,

@@ -75,3 +75,25 @@ def test_shaped_five_sessions_render_like_the_raw_ones():
     raw = five(clients=[client("/dev/pts/1", "s2", "$2")])
     assert render(shape(raw), V.View(highlight="s2"), 32, 20).text() == \
         render(raw, V.View(highlight="s2"), 32, 20).text()
+
+
+@PROPS
+@given(st.lists(json_values, min_size=1, max_size=6))
+def test_shaping_with_memory_gives_what_shaping_afresh_gives(values):
+    """A sequence of snapshots (any JSON), shaped with one memo throughout, equals each one
+    shaped on its own."""
+    memo: dict = {}
+    for value in values:
+        assert shape(value, memo) == shape(value)
+
+
+def test_an_unchanged_session_is_not_shaped_again_and_a_changed_one_is():
+    memo: dict = {}
+    first = shape(five(), memo)
+    second_raw = five()
+    second_raw["sessions"][1]["agents"] = [agent("waiting", thread="t2")]
+    second = shape(second_raw, memo)
+    assert second["sessions"][0] is first["sessions"][0]            # equal raw dict: the same shaped one
+    assert second["sessions"][1] is not first["sessions"][1]
+    assert second["sessions"][1]["agents"][0]["status"] == "waiting"
+    assert set(memo) == {s["name"] for s in second["sessions"]}
