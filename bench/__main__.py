@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         say("under load: key presses, CLI switches")
         add(Row(key_label, cond, M.key_presses(world, mover, watch, key_how, n["key"], lim, names), p50_budget=10.0))
         M.home(world, mover, mover_home)
-        add(Row("key press `prefix O N` → client on N (run-shell `opensessions switch`)", cond,
-                M.key_presses(world, mover, watch, "cli", n["key_cli"], lim * 0.75, names), p50_budget=10.0))
+        add(Row("  for comparison: `prefix O N` → `run-shell opensessions switch`", cond,
+                M.key_presses(world, mover, watch, "cli", n["key_cli"], lim * 0.75, names)))
         M.home(world, mover, mover_home)
         add(Row("`opensessions switch N` CLI, whole process", cond, M.cli_switches(world, mover, n["cli"], lim),
                 p50_budget=60.0))
