@@ -98,6 +98,11 @@ def parse_json(data: bytes) -> object:
     return _codec()[1](data)
 
 
+def encode_json(value: object) -> bytes:
+    """Any JSON value with this process's codec, as messages are written."""
+    return _codec()[0](value)
+
+
 VERSION = 1
 MAX_COMMAND_BYTES = 64 * 1024          # a command from a CLI, hook or sidebar
 MAX_OBSERVATION_BYTES = 8 * 1024 * 1024  # a full listing from the collector of a big tmux
@@ -218,7 +223,8 @@ OBSERVATIONS: dict[str, dict[str, F]] = {
 }
 
 # -- snapshot traffic ---------------------------------------------------------------------
-SNAPSHOT_IN = {"state.snapshot": {"snapshot": F(DICT)}}            # state -> publisher (PUSH)
+SNAPSHOT_IN = {"state.snapshot": {"digest": F(STR, required=False, max_len=64),   # state -> publisher (PUSH)
+                                  "snapshot": F(DICT)}}
 SYNC_REQUESTS = {"get_snapshot": {}, "ping": {}, "stats": {}}   # sidebars -> publisher ROUTER
 PUBLISHED = {                                                   # publisher PUB and sync replies
     "snapshot": {"seq": F(INT), "epoch": F(STR), "snapshot": F((dict, type(None)))},
@@ -354,8 +360,47 @@ def snapshot_body(snapshot: dict) -> bytes:
     return _codec()[2]({k: v for k, v in snapshot.items() if k != "ts"})
 
 
+def snapshot_digest(body: bytes) -> str:
+    """A snapshot's identity for deduplication: the hash of `snapshot_body`."""
+    import hashlib
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def snapshot_in(snapshot: dict, body: bytes) -> bytes:
+    """state → publisher: the snapshot with the digest of its body written first, so the
+    publisher can deduplicate and publish it without decoding it (`split_snapshot_in`)."""
+    return encode("state.snapshot", digest=snapshot_digest(body), snapshot=snapshot)
+
+
+_SNAPSHOT_IN_HEAD = b'{"v":1,"type":"state.snapshot","digest":"'
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def split_snapshot_in(frame: bytes) -> tuple[str, bytes] | None:
+    """(digest, the snapshot's JSON bytes) of a `snapshot_in` frame, without decoding it; None
+    for any other form (the caller decodes it then). The publisher only forwards those bytes:
+    every subscriber decodes and checks what it receives."""
+    if not frame.startswith(_SNAPSHOT_IN_HEAD):
+        return None
+    start = len(_SNAPSHOT_IN_HEAD)
+    digest = frame[start:start + 32]
+    body_at = start + 32 + len(b'","snapshot":')
+    if len(digest) != 32 or not _HEX.issuperset(digest) or frame[start + 32:body_at] != b'","snapshot":':
+        return None
+    if frame[body_at:body_at + 1] != b"{" or not frame.endswith(b"}}"):
+        return None
+    return digest.decode("ascii"), frame[body_at:-1]
+
+
 def published_snapshot(seq: int, epoch: str, snapshot: dict | None) -> bytes:
     return _codec()[0]({"v": VERSION, "type": "snapshot", "seq": seq, "epoch": epoch, "snapshot": snapshot})
+
+
+def published_snapshot_json(seq: int, epoch: str, snapshot_json: bytes) -> bytes:
+    """`published_snapshot` around a snapshot already encoded (by state), byte for byte what
+    encoding the whole would give."""
+    head = _codec()[0]({"v": VERSION, "type": "snapshot", "seq": seq, "epoch": epoch, "snapshot": None})
+    return head[:-len(b"null}")] + snapshot_json + b"}"
 
 
 def heartbeat(seq: int, epoch: str) -> bytes:

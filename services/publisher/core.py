@@ -15,22 +15,25 @@ class Sequencer:
     def __init__(self, epoch: str | None = None):
         self.epoch = epoch or os.urandom(4).hex()
         self.seq = 0
-        self.snapshot: dict | None = None
+        self.snapshot_json: bytes | None = None   # the last published snapshot, as state encoded it
         self.message: bytes = P.published_snapshot(0, self.epoch, None)
-        self._body: bytes | None = None
+        self._digest: str | None = None
         self.published = 0
         self.suppressed = 0
 
     def offer(self, snapshot: dict) -> bytes | None:
         """The message to publish, or None when the snapshot is the same as the last one."""
-        body = P.snapshot_body(snapshot)
-        if body == self._body:
+        return self.offer_json(P.snapshot_digest(P.snapshot_body(snapshot)), P.encode_json(snapshot))
+
+    def offer_json(self, digest: str, snapshot_json: bytes) -> bytes | None:
+        """`offer` for a snapshot already encoded, with the digest of its body (ts left out)."""
+        if digest == self._digest:
             self.suppressed += 1
             return None
-        self._body = body
+        self._digest = digest
         self.seq += 1
-        self.snapshot = snapshot
-        self.message = P.published_snapshot(self.seq, self.epoch, snapshot)
+        self.snapshot_json = snapshot_json
+        self.message = P.published_snapshot_json(self.seq, self.epoch, snapshot_json)
         self.published += 1
         return self.message
 

@@ -50,7 +50,15 @@ class PublisherService:
         self._last_send = time.monotonic()
 
     def handle_inbox(self, frame: bytes) -> bool:
-        """Offer one snapshot from state; False for a bad frame (counted and logged)."""
+        """Offer one snapshot from state; False for a bad frame (counted and logged). State's
+        own form is forwarded undecoded (`split_snapshot_in`); any other is decoded and checked."""
+        if len(frame) <= P.MAX_SNAPSHOT_BYTES:
+            fast = P.split_snapshot_in(frame)
+            if fast is not None:
+                message = self.seq.offer_json(*fast)
+                if message is not None:
+                    self._send(message)
+                return True
         try:
             msg = P.decode(frame, P.SNAPSHOT_IN, max_bytes=P.MAX_SNAPSHOT_BYTES)
         except P.ProtocolError as e:
@@ -115,7 +123,7 @@ class PublisherService:
             reply = P.decode_reply(frames[-1])
         except (zmq.Again, P.ProtocolError):
             return
-        if reply["ok"] and isinstance(reply.get("result"), dict) and self.seq.snapshot is None:
+        if reply["ok"] and isinstance(reply.get("result"), dict) and self.seq.snapshot_json is None:
             self.offer(reply["result"])
 
     def run(self) -> None:
@@ -123,10 +131,10 @@ class PublisherService:
         log.info("started", epoch=self.seq.epoch, endpoint=self.rt.pub_endpoint)
         while not stopper.stop and not stopper.orphaned():
             now = time.monotonic()
-            if self.seq.snapshot is None and now >= self._next_ask:
+            if self.seq.snapshot_json is None and now >= self._next_ask:
                 self._next_ask = now + ASK_STATE_EVERY
                 self.ask_state()
-            elif self.seq.snapshot is not None and self.state is not None:
+            elif self.seq.snapshot_json is not None and self.state is not None:
                 self.state.close(0)
                 self.state = None
             poller = zmq.Poller()

@@ -358,7 +358,7 @@ class StateService:
             self.stats["snapshots_unchanged"] += 1
             return
         try:
-            self.out.send(P.encode("state.snapshot", snapshot=snap), zmq.NOBLOCK)
+            self.out.send(P.snapshot_in(snap, body), zmq.NOBLOCK)
             self._last_body = body
             self._unsent = False
             self.stats["snapshots_pushed"] += 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from hypothesis import given, strategies as st
 
 from services import protocol as P
@@ -22,7 +23,7 @@ def test_before_any_snapshot_late_joiners_get_seq_0_and_no_snapshot():
     s = Sequencer(epoch="e1")
     m = decoded(s.message)
     assert (m["type"], m["seq"], m["epoch"], m["snapshot"]) == ("snapshot", 0, "e1", None)
-    assert s.seq == 0 and s.snapshot is None
+    assert s.seq == 0 and s.snapshot_json is None
 
 
 def test_first_snapshot_is_published_with_seq_1():
@@ -72,7 +73,7 @@ def test_current_snapshot_and_message_follow_the_last_change():
     s.offer(snap(1, x=1))
     s.offer(snap(2, x=2))
     s.offer(snap(9, x=2))                                  # suppressed
-    assert s.snapshot == snap(2, x=2)
+    assert orjson.loads(s.snapshot_json) == snap(2, x=2)
     assert decoded(s.message)["snapshot"] == snap(2, x=2)
     assert decoded(s.message)["seq"] == 2
 
@@ -124,3 +125,39 @@ def test_seq_counts_changes_and_every_offer_is_counted(items):
     assert seqs == list(range(1, changes + 1))            # no gaps, no repeats
     assert s.published + s.suppressed == len(items)
     assert s.published == changes
+
+
+# -- state's own form: forwarded without decoding ------------------------------------------
+
+@PROPS
+@given(st.dictionaries(st.sampled_from(["ts", "sessions", "clients", "x"]),
+                       st.recursive(st.none() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=5),
+                                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+                                    max_leaves=10)),
+       st.integers(0, 10**12), st.sampled_from(["e1", "00ff00ff", "ab\"c\\d"]))
+def test_a_forwarded_snapshot_is_byte_for_byte_what_encoding_it_gives(snapshot, seq, epoch):
+    frame = P.snapshot_in(snapshot, P.snapshot_body(snapshot))
+    digest, raw = P.split_snapshot_in(frame)
+    assert digest == P.snapshot_digest(P.snapshot_body(snapshot)) and orjson.loads(raw) == snapshot
+    assert P.published_snapshot_json(seq, epoch, raw) == P.published_snapshot(seq, epoch, snapshot)
+
+
+def test_the_forwarded_path_numbers_and_deduplicates_like_offer():
+    direct, forwarded = Sequencer(epoch="e"), Sequencer(epoch="e")
+    for snapshot in (snap(1.0), snap(2.0), snap(3.0, sessions=[{"name": "a"}]), snap(4.0, sessions=[{"name": "a"}])):
+        a = direct.offer(snapshot)
+        b = forwarded.offer_json(*P.split_snapshot_in(P.snapshot_in(snapshot, P.snapshot_body(snapshot))))
+        assert a == b
+    assert (forwarded.seq, forwarded.published, forwarded.suppressed) == (2, 2, 2)
+
+
+@pytest.mark.parametrize("frame", [
+    P.encode("state.snapshot", snapshot={"a": 1}),                                   # no digest: decoded instead
+    b'{"v":1,"type":"state.snapshot","digest":"' + b"g" * 32 + b'","snapshot":{}}',    # not hex
+    b'{"v":1,"type":"state.snapshot","digest":"' + b"a" * 31 + b'","snapshot":{}}',    # too short
+    b'{"v":1,"type":"state.snapshot","digest":"' + b"a" * 32 + b'","snapshot":[]}',    # not an object
+    b'{"v":1,"type":"state.snapshot","digest":"' + b"a" * 32 + b'","snapshot":{}',     # cut short
+    b'{"v":1,"type":"state.snapshot","digest":"' + b"a" * 32 + b'","other":{}}',
+])
+def test_any_other_form_is_left_to_the_full_decode(frame):
+    assert P.split_snapshot_in(frame) is None

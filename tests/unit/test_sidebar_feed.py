@@ -222,5 +222,5 @@ def test_whatever_is_lost_the_core_converges_to_the_publishers_snapshot(script):
     now += 0.5
     answer(core.on_published(dec(pub.heartbeat()), now)[0])
     assert core.epoch == pub.epoch and core.seq == pub.seq
-    if pub.snapshot is not None:
-        assert core.snapshot == pub.snapshot
+    if pub.snapshot_json is not None:
+        assert core.snapshot == P.parse_json(pub.snapshot_json)
