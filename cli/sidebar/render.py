@@ -170,12 +170,19 @@ def render(snapshot: dict | None, view: V.View, width: int, height: int, theme: 
 
 def _header(pt: _Painter, snapshot: dict | None, view: V.View) -> list:
     sessions = (snapshot or {}).get("sessions") or []
-    agents = [a for s in sessions for a in s.get("agents") or ()]
-    working = sum(a.get("status") in WORKING for a in agents)
-    waiting = sum(a.get("status") == "waiting" for a in agents)
-    unseen = sum(bool(a.get("unseen")) for a in agents)
-    spin = SPINNER[view.tick % len(SPINNER)] if any(a.get("status") == "running" for a in agents) \
-        else ("⚙" if working else "○")
+    working = waiting = unseen = 0
+    running = False
+    for s in sessions:          # one pass: this runs on every paint, over every agent
+        for a in s.get("agents") or ():
+            status = a.get("status")
+            if status in WORKING:
+                working += 1
+                running = running or status == "running"
+            elif status == "waiting":
+                waiting += 1
+            if a.get("unseen"):
+                unseen += 1
+    spin = SPINNER[view.tick % len(SPINNER)] if running else ("⚙" if working else "○")
     n = len(sessions)
     variants = []
     for long_words in (True, False):
