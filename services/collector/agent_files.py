@@ -80,6 +80,7 @@ class AgentFiles:
             AmpWatcher(recent=recent),
         ]
         self.bad_lines = 0
+        self.untied = 0       # events from a file no agent process was seen holding open
 
     def _claude_status(self, doc: object, mtime: float, path: str) -> list[dict]:
         ev = claude.status_file_event(doc, mtime)
@@ -176,6 +177,8 @@ class AgentFiles:
                 pid = self.claude_pid_of.get(ev.get("thread_id"))
             if pid is None and path is not None:
                 pid = open_files.get(path)
+                if pid is None:
+                    self.untied += 1      # the collector looks again at which process holds what
             if pid is not None:
                 ev["pid"] = pid
                 if pid in pane_of_pid:

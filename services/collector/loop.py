@@ -15,13 +15,14 @@ from services.collector import identity
 from services.collector.agent_files import AgentFiles, open_transcripts
 from services.collector.filewatch import FileWatch
 from services.collector.notify import relevant
-from services.collector.screen import screen_status
+from services.collector.screen import screen_status, screens_to_read
 from services.collector import probes
 from services.collector.probes import GitCache, listening_ports, process_table
 from services.collector.walkgate import WalkGate, allocated_since
 from services.paths import Runtime
 from services.sockets import Stopper, service_setup, socket
-from services.tmux import Tmux, TmuxError, TmuxUnavailable
+from services.tmux import (CLIENT_FORMAT, PANE_FORMAT, Tmux, TmuxError, TmuxUnavailable, parse_clients,
+                           parse_panes)
 
 DEBOUNCE = 0.01
 SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
@@ -30,6 +31,9 @@ RESEND_EVERY = 5.0
 WATCHED_FILES_EVERY = 5.0   # the full file scan while inotify reports changes: only a fallback
 WATCH_SYNC_EVERY = 30.0     # plan the watches again, in case a new dir's event was missed
 CHANGED_DEBOUNCE = 0.005    # after a change is reported, wait this long for the rest of the write
+OPEN_FILES_EVERY = 5.0      # the least time between two reads of the agents' open files
+OPEN_FILES_AGAIN = 30.0     # and the most, while nothing suggests they changed
+PORTS_OWNERS_EVERY = 60.0   # read the table's fds for listening sockets at least this often
 NEW_PIDS_LIMIT = 256        # more pids than this since the last look: walk instead of checking each
 
 
@@ -58,6 +62,12 @@ class CollectorService:
         self._agent_of = identity.AgentCache()
         self._agents: dict[str, list[dict]] | None = None   # the last obs.agents panes, None before a walk
         self._lineage: list[int] = []
+        self._signed: tuple[list, frozenset] = (None, frozenset())   # (panes, their signature)
+        self.table_version = 0        # bumped whenever the process table differs from the last
+        self._ports_key: tuple | None = None
+        self._ports_until = 0.0
+        self._ports_by_pid: dict[int, set[int]] = {}
+        self.port_owner_reads = 0
         self.git = GitCache()
         self.files = AgentFiles()
         self.files_every = files_every
@@ -78,7 +88,9 @@ class CollectorService:
         self.changed_scans = 0
         self.pane_of_pid: dict[int, str] = {}
         self.open_files: dict[str, int] = {}
-        self._next_open_files = 0.0
+        self._next_open_files = self._open_files_until = 0.0
+        self._open_files_key: tuple | None = None
+        self.open_files_reads = 0
         self.state = socket(self.ctx, zmq.DEALER, max_msg=P.MAX_SNAPSHOT_BYTES)
         self.state.connect(rt.state_endpoint)
         self.every["screen"] = SCREEN_EVERY
@@ -86,6 +98,7 @@ class CollectorService:
         self.captured: dict[str, float] = {}
         self._last: dict[str, tuple[bytes, float]] = {}
         self._tmux_down: str | None = None
+        self._listed: tuple[list[str], list[str]] | None = None   # the raw lines of the last listing
         self.dropped = 0
 
     def push(self, kind: str, **fields) -> None:
@@ -103,15 +116,28 @@ class CollectorService:
         except zmq.Again:
             self.dropped += 1   # state is away; the next cycle sends full state again
 
+    def push_again(self, kind: str) -> None:
+        """Resend the last message of a kind without a clock (obs.tmux) if a resend is due."""
+        last = self._last.get(kind)
+        now = time.monotonic()
+        if last is None or now - last[1] < RESEND_EVERY:
+            return
+        try:
+            self.out.send(last[0], zmq.NOBLOCK)
+            self._last[kind] = (last[0], now)
+        except zmq.Again:
+            self.dropped += 1
+
     # -- tmux -----------------------------------------------------------------------------
 
     def refresh_tmux(self) -> None:
         self.listings += 1
         try:
-            panes = self.tmux.list_panes()
-            clients = self.tmux.list_clients()
+            pane_lines = self.tmux.cmd("list-panes", "-a", "-F", PANE_FORMAT)
+            client_lines = self.tmux.cmd("list-clients", "-F", CLIENT_FORMAT)
         except TmuxUnavailable as e:
             self.panes = []
+            self._listed = None
             reason = str(e)
             if self._tmux_down != reason:
                 log.warn("tmux_unavailable", socket=self.rt.socket_path, reason=reason)
@@ -124,6 +150,13 @@ class CollectorService:
         if self._tmux_down is not None:
             log.info("tmux_available", socket=self.rt.socket_path)
             self._tmux_down = None
+        if (pane_lines, client_lines) == self._listed:
+            # most safety polls find nothing new: no parsing, and state gets the same bytes again
+            # only when a resend is due
+            self.push_again("obs.tmux")
+            return
+        self._listed = (pane_lines, client_lines)
+        panes, clients = parse_panes(pane_lines), parse_clients(client_lines)
         self.panes = panes
         self._client_ttys = {c.tty for c in clients}
         window_panes: dict[str, set[str]] = {}
@@ -155,13 +188,16 @@ class CollectorService:
         """Walk the processes under the panes when something may have changed (see walkgate),
         and work out the agents again only when the walk found a different table."""
         now = time.monotonic()
-        signature = frozenset((p.pane_id, p.pane_pid, p.current_command) for p in self.panes)
+        if self._signed[0] is not self.panes:      # a listing that changed nothing keeps its list
+            self._signed = (self.panes,
+                            frozenset((p.pane_id, p.pane_pid, p.current_command) for p in self.panes))
+        signature = self._signed[1]
         last, gate, new_in_panes = probes.last_pid(), self.gate, None
         if last is not None and gate.last_pid is not None and last != gate.last_pid:
             fresh = allocated_since(gate.last_pid, last, probes.pid_max(), NEW_PIDS_LIMIT)
             if fresh is not None:
-                roots = {p.pane_pid for p in self.panes}
-                new_in_panes = any(probes.alive(pid) and probes.below(pid, roots) for pid in fresh)
+                roots, known = {p.pane_pid for p in self.panes}, {}
+                new_in_panes = any(probes.alive(pid) and probes.below(pid, roots, known) for pid in fresh)
         gone = not all(map(probes.alive, self._lineage))
         reason = self.last_walk = gate.reason(last, new_in_panes, signature, gone, now)
         gate.record(reason, last, signature, now)
@@ -173,13 +209,20 @@ class CollectorService:
                 self.identify(pane_pids, procs)
         if self._agents is not None and (reason is not None or self.resend_due("obs.agents", now)):
             self.push("obs.agents", at=time.time(), panes=self._agents)   # unchanged: dropped unless due
-        if self.pane_of_pid and now >= self._next_open_files:
-            self._next_open_files = now + 5.0
+        # which agent holds which file open changes when agents come and go, or when a file
+        # nobody was seen holding says something; else it is looked at again only now and then
+        key = (self.table_version, self.files.untied)
+        if self.pane_of_pid and now >= self._next_open_files and \
+                (key != self._open_files_key or now >= self._open_files_until):
+            self._next_open_files, self._open_files_until = now + OPEN_FILES_EVERY, now + OPEN_FILES_AGAIN
+            self._open_files_key = key
+            self.open_files_reads += 1
             kids = {ppid: [p.pid for p in procs] for ppid, procs in identity.children_map(self.procs).items()}
             self.open_files = open_transcripts(list(self.pane_of_pid), kids)
 
     def identify(self, pane_pids: dict[str, int], procs: list[identity.Proc]) -> None:
         self.procs, self._pane_pids = procs, pane_pids
+        self.table_version += 1
         self._agent_of.keep(procs)
         found = identity.pane_agents(pane_pids, procs, self._agent_of)
         self._agents = {pane: [{"agent": a, "pid": pid} for a, pid in agents] for pane, agents in found.items()}
@@ -239,14 +282,36 @@ class CollectorService:
             self.dropped += 1
 
     def scan_ports(self) -> None:
-        by_pid = listening_ports()
         kids = identity.children_map(self.procs)
+        by_pid = self.listening_by_pid()
         sessions: dict[str, set[int]] = {}
         for p in self.panes:
             ports = sessions.setdefault(p.session_id, set())
             for pid in identity.descendants(p.pane_pid, kids):
                 ports |= by_pid.get(pid, set())
         self.push("obs.ports", sessions={sid: sorted(ports) for sid, ports in sessions.items()})
+
+    def listening_by_pid(self) -> dict[int, set[int]]:
+        """pid → TCP ports it listens on, for the processes under the panes. Which process
+        holds which socket is read from their fds only when the listening sockets or the process
+        table changed (or a minute passed): most scans ask the kernel for the listening sockets
+        and stop there."""
+        listening = probes.listening_sockets()
+        if listening is None:
+            return listening_ports()
+        now = time.monotonic()
+        key = (frozenset(listening.items()), self.table_version)
+        if key != self._ports_key or now >= self._ports_until:
+            self._ports_key, self._ports_until = key, now + PORTS_OWNERS_EVERY
+            self.port_owner_reads += 1
+            by_pid: dict[int, set[int]] = {}
+            if listening:
+                for proc in self.procs:
+                    ports = {listening[i] for i in probes.socket_inodes(proc.pid) if i in listening}
+                    if ports:
+                        by_pid[proc.pid] = ports
+            self._ports_by_pid = by_pid
+        return self._ports_by_pid
 
     def scan_git(self) -> None:
         dirs = {p.session_path for p in self.panes if p.session_path}
@@ -284,11 +349,7 @@ class CollectorService:
         """Read the bottom of each candidate's screen, at most once per SCREEN_EVERY per pane."""
         now, events = time.monotonic(), []
         live = {p.pane_id for p in self.panes}
-        for c in candidates[:SCREEN_MAX_PER_ROUND]:
-            if not isinstance(c, dict) or c.get("pane") not in live or not isinstance(c.get("agent"), str):
-                continue
-            if now - self.captured.get(c["pane"], 0.0) < SCREEN_EVERY:
-                continue
+        for c in screens_to_read(candidates, live, self.captured, now, SCREEN_EVERY, SCREEN_MAX_PER_ROUND):
             self.captured[c["pane"]] = now
             try:
                 text = self.tmux.capture_pane(c["pane"])

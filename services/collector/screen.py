@@ -50,3 +50,15 @@ def screen_status(agent: str, text: str) -> str | None:
         elif marker in last:
             return "idle"
     return None
+
+
+def screens_to_read(candidates: list, live: set[str], captured: dict[str, float], now: float,
+                    every: float, limit: int) -> list[dict]:
+    """Which candidates' screens to read this round: live panes of a known agent, each at most
+    once per `every`, the least recently read first (never read: first of all), at most
+    `limit`. Without the order, a long list would have its first `limit` read every round and
+    the rest never."""
+    ok = [c for c in candidates if isinstance(c, dict) and c.get("pane") in live and isinstance(c.get("agent"), str)
+          and now - captured.get(c["pane"], float("-inf")) >= every]
+    ok.sort(key=lambda c: captured.get(c["pane"], float("-inf")))     # stable: state's order among equals
+    return ok[:limit]

@@ -83,7 +83,8 @@ def test_transcript_lines_and_new_files_arrive_by_inotify(harness_factory, home)
     append(rollout, line({"timestamp": "2026-11-30T10:00:00Z", "type": "session_meta",
                           "payload": {"id": CODEX_ID, "cwd": "/home/u/proj"}}))
     _events_until(h, lambda e: e.get("agent") == "codex" and e.get("thread_id") == CODEX_ID, "the rollout")
-    append(rollout, line({"timestamp": "2026-11-30T10:00:01Z", "type": "event_msg", "payload": {"type": "task_started"}}))
+    append(rollout, line({"timestamp": "2026-11-30T10:00:01Z", "type": "event_msg",
+                          "payload": {"type": "task_started"}}))
     _events_until(h, lambda e: e.get("thread_id") == CODEX_ID and e.get("status") == "running", "task_started")
     append(home / ".codex" / "session_index.jsonl", line({"id": CODEX_ID, "thread_name": "fix the build"}))
     _events_until(h, lambda e: e.get("thread_name") == "fix the build", "the codex name")

@@ -127,6 +127,7 @@ def test_quiet_cycles_skip_the_walk_and_still_resend_the_agents(harness_factory)
     h.svc.scan_processes()
     expected = {pane.pane_id: [{"agent": "claude-code", "pid": pane.pane_pid}]}
     assert h.svc._agents == expected
+    assert h.svc.open_files_reads == 1                  # which files the agent holds: read once
     # this machine forks whenever it likes: wait for a cycle in which nothing new lived on
     wait_for(lambda: (h.svc.scan_processes(), h.svc.last_walk is None)[1], timeout=9, interval=0.2,
              what="a cycle with nothing new")
@@ -135,6 +136,7 @@ def test_quiet_cycles_skip_the_walk_and_still_resend_the_agents(harness_factory)
     h.svc._last["obs.agents"] = (sent, at - RESEND_EVERY)     # as if 5 s had passed since the last send
     wait_for(lambda: (h.svc.scan_processes(), h.svc.last_walk is None)[1], timeout=9, interval=0.2,
              what="another cycle with nothing new")
+    assert h.svc.open_files_reads == 1                  # the same table: not read again
     before = len(h.received)
     wait_for(lambda: (h.drain(), any(m["type"] == "obs.agents" for m in h.received[before:]))[1],
              what="obs.agents resent")
@@ -173,3 +175,26 @@ def test_a_process_started_outside_the_panes_costs_no_walk(harness_factory):
     finally:
         outside.kill()
         outside.wait()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(k) for k in f.read().split()]
+
+
+def test_below_remembers_the_chains_it_followed():
+    shell = subprocess.Popen(["sh", "-c", "sleep 1000 & sleep 1001 & wait"])
+    kids: list[int] = []
+    try:
+        kids = wait_for(lambda: len(k := _children(shell.pid)) == 2 and k, what="two sleepers")
+        known: dict[int, bool] = {}
+        assert not probes.below(kids[0], {1 << 30}, known)            # no such root: followed up to init
+        assert known[kids[0]] is False and known[shell.pid] is False and known[os.getpid()] is False
+        # the same look goes on with the same roots: the second sleeper stops at its known parent
+        assert not probes.below(kids[1], {1 << 30}, known) and known[kids[1]] is False
+        assert probes.below(kids[1], {shell.pid}, {})
+    finally:
+        shell.kill()
+        shell.wait()
+        for k in kids:
+            os.kill(k, 9)

@@ -19,7 +19,8 @@ def test_layout_panes_reads_every_leaf(layout, panes):
     assert layout_panes(layout) == panes
 
 
-@pytest.mark.parametrize("layout", ["", "x", "c7fe", "c7fe,", "c7fe,160x47,0,0", "c7fe,160x47,0,0[", "c7fe,160x47,0,0,1 x",
+@pytest.mark.parametrize("layout", ["", "x", "c7fe", "c7fe,", "c7fe,160x47,0,0", "c7fe,160x47,0,0[",
+                                    "c7fe,160x47,0,0,1 x",
                                     "c7fe,160x47,0,0,1;160x1,0,0,2", "c7fe,160,47,0,0,1", "toolong,160x47,0,0,1",
                                     "c7fe,160x47,0,0,%1"])
 def test_layout_panes_refuses_what_is_not_a_layout(layout):
@@ -39,7 +40,8 @@ WINDOWS = {"@1": frozenset({"%1", "%3"}), "@2": frozenset({"%2"})}
     ("%client-session-changed", True),
     ("%client-detached /dev/pts/2", True),
     # resizes keep the panes; splits and kills change them
-    ("%layout-change @1 6f75,160x47,0,0[160x23,0,0,1,160x23,0,24,3] 6f75,160x47,0,0[160x23,0,0,1,160x23,0,24,3] *", False),
+    ("%layout-change @1 6f75,160x47,0,0[160x23,0,0,1,160x23,0,24,3] "
+     "6f75,160x47,0,0[160x23,0,0,1,160x23,0,24,3] *", False),
     ("%layout-change @1 6f75,200x50,0,0[200x25,0,0,3,200x24,0,26,1] 6f75,200x50,0,0[200x25,0,0,3,200x24,0,26,1] *Z",
      False),
     ("%layout-change @1 c7fe,160x47,0,0,1 c7fe,160x47,0,0,1 *", True),

@@ -39,11 +39,13 @@ def test_every_combination_after_a_walk(last_pid, new_in_panes, panes, gone, ela
         return
     # the first cause in order of strength is named
     expected = ("no-last-pid" if last_pid is None else "panes" if panes != PANES else "gone" if gone
-                else "new-pids" if moved and new_in_panes is not False else "again" if again else "safety")
+                else "new-pids" if moved and new_in_panes is not False
+                else "again" if again else "safety")
     assert reason == expected
 
 
-@pytest.mark.parametrize("last_pid,new_in_panes,gone", list(itertools.product([None, 7], [None, True, False], [False, True])))
+@pytest.mark.parametrize("last_pid,new_in_panes,gone",
+                         list(itertools.product([None, 7], [None, True, False], [False, True])))
 def test_the_first_cycle_always_walks(last_pid, new_in_panes, gone):
     assert WalkGate().reason(last_pid, new_in_panes, PANES, gone, 0.0) == "first"
 

@@ -1,0 +1,65 @@
+"""The collector's cheaper safety polls against a real tmux server: an unchanged pane listing
+is neither parsed nor sent again until a resend is due, and a port is found under its pane
+without reading every process's fds each time."""
+from __future__ import annotations
+
+import sys
+
+from services.collector.loop import RESEND_EVERY
+
+from .collector_helpers import harness_factory, wait_for  # noqa: F401  (fixture)
+
+LONG = 60.0
+LISTENER = ("import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+            "open(sys.argv[1], 'w').write(str(s.getsockname()[1])); time.sleep(1000)")
+
+
+def _kinds(h, kind: str) -> list[dict]:
+    return [m for m in h.received if m["type"] == kind]
+
+
+def test_an_unchanged_listing_is_not_parsed_again_and_is_resent_when_due(harness_factory):
+    h = harness_factory(tmux_every=LONG, procs_every=LONG, ports_every=LONG, git_every=LONG, files_every=LONG)
+    h.world.new_session("a")
+    assert h.svc.tmux.connect()
+    h.svc.refresh_tmux()
+    panes = h.svc.panes
+    wait_for(lambda: (h.drain(), _kinds(h, "obs.tmux"))[1], what="the first listing")
+    h.svc.refresh_tmux()
+    assert h.svc.panes is panes                           # same lines: nothing parsed
+    sent, at = h.svc._last["obs.tmux"]
+    h.svc._last["obs.tmux"] = (sent, at - RESEND_EVERY)   # as if 5 s had passed
+    h.svc.refresh_tmux()
+    wait_for(lambda: (h.drain(), len(_kinds(h, "obs.tmux")) == 2)[1], what="the resend")
+    assert _kinds(h, "obs.tmux")[1] == _kinds(h, "obs.tmux")[0]
+    h.world.tmux("rename-session", "-t", "=a", "b")
+    h.svc.refresh_tmux()
+    assert h.svc.panes is not panes and [p.session_name for p in h.svc.panes] == ["b"]
+    wait_for(lambda: (h.drain(), len(_kinds(h, "obs.tmux")) == 3)[1], what="the changed listing")
+
+
+def test_a_port_is_found_under_its_pane_and_fds_are_read_only_on_change(harness_factory, tmp_path):
+    h = harness_factory(tmux_every=LONG, procs_every=LONG, ports_every=LONG, git_every=LONG, files_every=LONG)
+    portfile = tmp_path / "port"
+    h.world.new_session("api", f"{sys.executable} -c \"{LISTENER}\" {portfile}")
+    h.world.new_session("other")
+    assert h.svc.tmux.connect()
+    h.svc.refresh_tmux()
+    port = int(wait_for(lambda: portfile.exists() and portfile.read_text(), what="the listener"))
+    api = next(p.session_id for p in h.svc.panes if p.session_name == "api")
+    wait_for(lambda: (h.svc.scan_processes(), h.svc.scan_ports(), h.drain(),
+                      any(m["sessions"].get(api) == [port] for m in _kinds(h, "obs.ports")))[-1],
+             what="the port under its session")
+    assert all(m["sessions"].get(api) in ([], [port]) for m in _kinds(h, "obs.ports"))
+    other = next(p.session_id for p in h.svc.panes if p.session_name == "other")
+    assert _kinds(h, "obs.ports")[-1]["sessions"][other] == []
+
+    reads = h.svc.port_owner_reads
+    for _ in range(3):
+        h.svc.scan_ports()
+    assert h.svc.port_owner_reads == reads                 # nothing started or stopped listening
+
+    h.world.tmux("kill-session", "-t", "=api")
+    h.svc.refresh_tmux()
+    wait_for(lambda: (h.svc.scan_processes(), h.svc.scan_ports(), h.drain(),
+                      api not in _kinds(h, "obs.ports")[-1]["sessions"])[-1], what="the port gone with its session")
