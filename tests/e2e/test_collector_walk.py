@@ -16,9 +16,9 @@ from services.collector.probes import process_table
 from .collector_helpers import harness_factory, wait_for  # noqa: F401  (fixture)
 
 PARENT = r"""
-import subprocess, sys, threading
+import os, subprocess, sys, threading
 odd = subprocess.Popen([sys.argv[1], "1000"])
-plain = subprocess.Popen(["sh", "-c", "sleep 1002; :"])
+plain = subprocess.Popen(["sh", "-c", "sleep 1002; :"], start_new_session=True)
 kids = []
 def forker():          # a child of another thread: it is listed in that thread's children file
     kids.append(subprocess.Popen(["sleep", "1001"]))
@@ -28,6 +28,7 @@ while not kids:
     pass
 print(odd.pid, plain.pid, kids[0].pid, flush=True)
 sys.stdin.read()
+os.killpg(plain.pid, 9)          # the shell and its sleeper
 for p in (odd, plain, kids[0]):
     p.kill()
     p.wait()
