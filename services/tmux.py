@@ -270,6 +270,15 @@ class ControlClient:
         return pending.lines
 
 
+def parse_window_activity(lines: list[str]) -> dict[str, int]:
+    out = {}
+    for line in lines:
+        wid, _, when = line.partition(SEP)
+        if wid.startswith("@") and when.isdigit():
+            out[wid] = int(when)
+    return out
+
+
 # -- forking fallback -----------------------------------------------------------------------
 
 def run(socket_path: str, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> list[str]:
@@ -334,6 +343,10 @@ class Tmux:
     # -- actions, always with an exact target and an explicit client
     def switch_client(self, client_tty: str, session_name: str) -> None:
         self.cmd("switch-client", "-c", client_tty, "-t", session_target(session_name))
+
+    def window_activity(self) -> dict[str, int]:
+        """Each window's time of last output, in whole seconds, by window id."""
+        return parse_window_activity(self.cmd("list-windows", "-a", "-F", "#{window_id}" + SEP + "#{window_activity}"))
 
     def capture_pane(self, pane_id: str) -> str:
         """The visible screen of a pane as text (no history, no escape sequences)."""

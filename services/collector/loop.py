@@ -15,7 +15,7 @@ from services.collector import identity
 from services.collector.agent_files import AgentFiles, open_transcripts
 from services.collector.filewatch import FileWatch
 from services.collector.notify import relevant
-from services.collector.screen import screen_status, screens_to_read
+from services.collector.screen import quiet_panes, screen_status, screens_to_read
 from services.collector import probes
 from services.collector.probes import GitCache, listening_ports, process_table
 from services.collector.walkgate import WalkGate, allocated_since
@@ -27,6 +27,7 @@ from services.tmux import (CLIENT_FORMAT, PANE_FORMAT, Tmux, TmuxError, TmuxUnav
 DEBOUNCE = 0.01
 SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
 SCREEN_MAX_PER_ROUND = 20
+SCREEN_REREAD = 30.0        # a pane whose window printed nothing is read again this seldom
 RESEND_EVERY = 5.0
 WATCHED_FILES_EVERY = 5.0   # the full file scan while inotify reports changes: only a fallback
 WATCH_SYNC_EVERY = 30.0     # plan the watches again, in case a new dir's event was missed
@@ -96,6 +97,7 @@ class CollectorService:
         self.every["screen"] = SCREEN_EVERY
         self.due["screen"] = 0.0
         self.captured: dict[str, float] = {}
+        self.read_at: dict[str, float] = {}   # wall clock of each pane's last read, against tmux's activity
         self._last: dict[str, tuple[bytes, float]] = {}
         self._tmux_down: str | None = None
         self._listed: tuple[list[str], list[str]] | None = None   # the raw lines of the last listing
@@ -349,8 +351,17 @@ class CollectorService:
         """Read the bottom of each candidate's screen, at most once per SCREEN_EVERY per pane."""
         now, events = time.monotonic(), []
         live = {p.pane_id for p in self.panes}
-        for c in screens_to_read(candidates, live, self.captured, now, SCREEN_EVERY, SCREEN_MAX_PER_ROUND):
+        quiet: set[str] = set()
+        if self.read_at and candidates:
+            try:   # one small listing instead of a capture per quiet pane
+                quiet = quiet_panes(self.read_at, {p.pane_id: p.window_id for p in self.panes},
+                                    self.tmux.window_activity())
+            except TmuxError:
+                pass
+        for c in screens_to_read(candidates, live, self.captured, now, SCREEN_EVERY, SCREEN_MAX_PER_ROUND,
+                                 quiet, SCREEN_REREAD):
             self.captured[c["pane"]] = now
+            self.read_at[c["pane"]] = time.time()
             try:
                 text = self.tmux.capture_pane(c["pane"])
             except TmuxError:
@@ -362,6 +373,7 @@ class CollectorService:
                     ev["pid"] = c["pid"]
                 events.append(ev)
         self.captured = {p: t for p, t in self.captured.items() if p in live}
+        self.read_at = {p: t for p, t in self.read_at.items() if p in live}
         if events:
             self.push_events(events)
 

@@ -53,12 +53,25 @@ def screen_status(agent: str, text: str) -> str | None:
 
 
 def screens_to_read(candidates: list, live: set[str], captured: dict[str, float], now: float,
-                    every: float, limit: int) -> list[dict]:
+                    every: float, limit: int, quiet: set[str] = frozenset(), reread: float = float("inf")) -> list[dict]:
     """Which candidates' screens to read this round: live panes of a known agent, each at most
     once per `every`, the least recently read first (never read: first of all), at most
     `limit`. Without the order, a long list would have its first `limit` read every round and
-    the rest never."""
+    the rest never. A pane in `quiet` (its window printed nothing since it was last read) shows
+    what it showed then, so it is read again only after `reread`."""
     ok = [c for c in candidates if isinstance(c, dict) and c.get("pane") in live and isinstance(c.get("agent"), str)
-          and now - captured.get(c["pane"], float("-inf")) >= every]
+          and now - captured.get(c["pane"], float("-inf")) >= (reread if c["pane"] in quiet else every)]
     ok.sort(key=lambda c: captured.get(c["pane"], float("-inf")))     # stable: state's order among equals
     return ok[:limit]
+
+
+def quiet_panes(read_at: dict[str, float], window_of: dict[str, str], activity: dict[str, int]) -> set[str]:
+    """Panes whose window has printed nothing since the pane's screen was last read. tmux keeps
+    a window's last activity in whole seconds, so output in the very second of a read counts
+    as after it (one read too many, never one too few). `read_at`: wall clock of each read."""
+    out = set()
+    for pane, at in read_at.items():
+        last = activity.get(window_of.get(pane, ""))
+        if last is not None and last < int(at):
+            out.add(pane)
+    return out

@@ -63,3 +63,34 @@ def test_a_port_is_found_under_its_pane_and_fds_are_read_only_on_change(harness_
     h.svc.refresh_tmux()
     wait_for(lambda: (h.svc.scan_processes(), h.svc.scan_ports(), h.drain(),
                       api not in _kinds(h, "obs.ports")[-1]["sessions"])[-1], what="the port gone with its session")
+
+
+def test_a_quiet_pane_is_not_read_again_until_its_window_prints(harness_factory):
+    """Screen checks on a tmux server: a pane whose window printed nothing since its last read
+    is skipped (one list-windows instead of a capture per pane); output makes it due again."""
+    import time
+
+    from services.collector import loop as L
+    h = harness_factory(tmux_every=LONG, procs_every=LONG, ports_every=LONG, git_every=LONG, files_every=LONG)
+    h.world.new_session("a", "sh")
+    assert h.svc.tmux.connect()
+    h.svc.refresh_tmux()
+    pane = h.svc.panes[0].pane_id
+    candidate = [{"pane": pane, "agent": "claude-code", "status": "running"}]
+    wait_for(lambda: h.world.tmux("capture-pane", "-p", "-t", pane).strip(), what="the shell's prompt")
+    time.sleep(1.1)                                  # the prompt's second is over
+    h.svc.check_screens(candidate)
+    first = h.svc.captured[pane]
+    time.sleep(1.1)                                  # tmux keeps activity in whole seconds
+    h.svc.captured[pane] -= L.SCREEN_EVERY           # due by time, but nothing printed since
+    h.svc.check_screens(candidate)
+    assert h.svc.captured[pane] == first - L.SCREEN_EVERY
+    h.world.tmux("send-keys", "-t", pane, "echo hello", "Enter")
+    wait_for(lambda: "hello" in h.world.tmux("capture-pane", "-p", "-t", pane), what="the output")
+    h.svc.check_screens(candidate)
+    assert h.svc.captured[pane] > first               # printed since: read again
+    h.svc.captured[pane] -= L.SCREEN_REREAD            # and a quiet one is read after SCREEN_REREAD anyway
+    time.sleep(1.1)
+    before = h.svc.captured[pane]
+    h.svc.check_screens(candidate)
+    assert h.svc.captured[pane] > before

@@ -12,7 +12,7 @@ import pytest
 from services.collector import probes
 from services.collector.probes import (NLMSG_DONE, NLMSG_ERROR, SOCK_DIAG_BY_FAMILY, DiagError, GitCache,
                                        parse_diag, parse_listening)
-from services.collector.screen import screens_to_read
+from services.collector.screen import quiet_panes, screens_to_read
 
 HEADER = b"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 
@@ -132,3 +132,21 @@ def test_git_dirs_are_looked_for_again_only_after_find_ttl(tmp_path):
     assert cache.info(str(repo), 31.0)["branch"] == "other"       # HEAD itself is read every time
     cache.forget_except(set())
     assert cache._found == {} and cache._cache == {}
+
+
+def test_a_quiet_pane_waits_for_reread():
+    from services.collector.screen import quiet_panes
+    candidates = [{"pane": p, "agent": "codex"} for p in ("%1", "%2")]
+    captured = {"%1": 0.0, "%2": 0.0}
+    assert [c["pane"] for c in screens_to_read(candidates, {"%1", "%2"}, captured, 5.0, 2.0, 10, {"%1"}, 30.0)] == ["%2"]
+    assert [c["pane"] for c in screens_to_read(candidates, {"%1", "%2"}, captured, 31.0, 2.0, 10, {"%1"}, 30.0)] == \
+        ["%1", "%2"]
+
+
+def test_quiet_panes_counts_output_in_the_second_of_a_read_as_after_it():
+    read_at = {"%1": 100.7, "%2": 100.7, "%3": 100.7, "%4": 100.7}
+    window_of = {"%1": "@1", "%2": "@2", "%3": "@3"}          # %4: window unknown
+    activity = {"@1": 99, "@2": 100, "@3": 101}
+    assert quiet_panes(read_at, window_of, activity) == {"%1"}
+    from services.tmux import SEP, parse_window_activity
+    assert parse_window_activity([f"@1{SEP}17", f"@2{SEP}", "junk", f"x{SEP}5"]) == {"@1": 17}
