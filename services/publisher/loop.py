@@ -145,7 +145,7 @@ class PublisherService:
                 poller.register(self.state, zmq.POLLIN)
             wait = max(0.0, self._last_send + HEARTBEAT_EVERY - now)
             try:
-                events = dict(poller.poll(int(min(wait, 0.25) * 1000) + 1))
+                events = dict(poller.poll(int(min(wait, 1.0) * 1000) + 1))   # ≤ 1 s: the parent check
             except zmq.ZMQError:
                 continue
             if self.inbox in events:

@@ -397,6 +397,19 @@ class StateService:
             self._next_checkpoint = now + 1.0   # at most once a second, off the command path
             self.write_checkpoint()
 
+    def idle_wait(self) -> float:
+        """How long the loop may sleep when nothing arrives: until the next timer, at most 1 s
+        (the parent check), so an idle state wakes about once a second."""
+        now = time.monotonic()
+        due = [now + 1.0, self._next_expire]
+        if self.checkpoint_dirty:
+            due.append(self._next_checkpoint)
+        if not self.tmux.connected:
+            due.append(self._next_reconnect)
+        if self._unsent:
+            due.append(now + 0.1)
+        return max(0.0, min(due) - now)
+
     def run(self) -> None:
         stopper = Stopper()
         log.info("started", socket=self.rt.socket_path, endpoint=self.rt.state_endpoint)
@@ -409,7 +422,7 @@ class StateService:
             if self.tmux.connected:
                 poller.register(self.tmux.control.fileno(), zmq.POLLIN)
             try:
-                events = dict(poller.poll(int(self.pacer.wait(time.monotonic(), 0.25) * 1000) + 1))
+                events = dict(poller.poll(int(self.pacer.wait(time.monotonic(), self.idle_wait()) * 1000) + 1))
             except zmq.ZMQError:
                 continue
             if self.tmux.connected and self.tmux.control.fileno() in events:
