@@ -160,8 +160,10 @@ def opensessions_binary() -> str:
     return exe if os.path.exists(exe) else os.path.realpath(sys.argv[0])
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Write-then-rename, so a crash leaves the old file or the new one, never half of one."""
+def atomic_write(path: str, data: bytes, mode: int = 0o600, durable: bool = True) -> None:
+    """Write-then-rename, so a crash leaves the old file or the new one, never half of one.
+    `durable=False` skips the fsync: for files in the runtime dir, which does not outlive the
+    machine anyway, and a process crash cannot tear a renamed file."""
     import tempfile
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
@@ -170,7 +172,8 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -83,7 +83,7 @@ class StateService:
 
     def write_checkpoint(self) -> None:
         try:
-            atomic_write(self.checkpoint_path, checkpoint.encode(self.model))
+            atomic_write(self.checkpoint_path, checkpoint.encode(self.model), durable=False)   # runtime dir
             self.checkpoint_dirty = False
         except OSError as e:
             log.error("checkpoint_write_failed", path=self.checkpoint_path, error=e)
