@@ -11,7 +11,7 @@ from __future__ import annotations
 HEARTBEAT_MISS = 3.0     # s of silence; the publisher heartbeats every second when idle
 SYNC_TIMEOUT = 1.0       # s to wait for the snapshot before a new socket and a new request
 BUFFER_MAX = 64          # published messages kept while a sync request is in flight
-SUB_QUEUE = 16           # full snapshots waiting; beyond that the publisher drops, we see a gap and resync
+SUB_QUEUE = 4            # full snapshots waiting; beyond that the publisher drops, we see a gap and resync
 
 SYNC, RECONNECT = "sync", "reconnect"
 CONNECTING, LIVE, RECONNECTING = "connecting", "live", "reconnecting"
