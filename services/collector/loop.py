@@ -27,7 +27,7 @@ from services.tmux import (CLIENT_FORMAT, PANE_FORMAT, Tmux, TmuxError, TmuxUnav
 DEBOUNCE = 0.01
 SCREEN_EVERY = 2.0          # the least time between two looks at one pane's screen
 SCREEN_MAX_PER_ROUND = 20
-SCREEN_REREAD = 30.0        # a pane whose window printed nothing is read again this seldom
+SCREEN_REREAD = 120.0       # a pane whose window printed nothing is read again this seldom (a safety net)
 RESEND_EVERY = 5.0
 WATCHED_FILES_EVERY = 5.0   # the full file scan while inotify reports changes: only a fallback
 WATCH_SYNC_EVERY = 30.0     # plan the watches again, in case a new dir's event was missed
