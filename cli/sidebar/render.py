@@ -93,11 +93,13 @@ class _Painter:
             room = self.w - used
             if room <= 0:
                 break
-            if text_width(text) > room:
+            tw = text_width(text)
+            if tw > room:
                 text = cut(text, room)
+                tw = text_width(text)
             if text:
                 out.append((text, fg, bg, attrs))
-                used += text_width(text)
+                used += tw
         if used < self.w:
             out.append(self.seg(" " * (self.w - used), fill_role, sel=sel))
         return out

@@ -28,6 +28,12 @@ def char_width(ch: str) -> int:
 def width(text: str) -> int:
     if text.isascii() and text.isprintable():
         return len(text)
+    return _wide_width(text)
+
+
+@lru_cache(maxsize=1024)
+def _wide_width(text: str) -> int:
+    """Most non-ASCII text on screen is the same few glyphs, rules and names on every paint."""
     return sum(char_width(c) for c in text)
 
 
