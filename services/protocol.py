@@ -73,11 +73,23 @@ def _light_codec():
         raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
     def encoder(sort_keys: bool):
-        encode = make_encoder({}, default, encode_str, None, ":", ",", sort_keys, False, True)
-        return lambda obj: "".join(encode(obj, 0)).encode()
+        def dumps(obj):   # a new encoder per call, as json.dumps makes: its circular-reference
+            # markers must not outlive a failed call
+            return "".join(make_encoder({}, default, encode_str, None, ":", ",", sort_keys, False, True)(obj, 0)).encode()
+        return dumps
 
     def loads(data):
-        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data   # UnicodeDecodeError is a ValueError
+        if isinstance(data, (bytes, bytearray)):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:   # UTF-16/32 or surrogates, which json.loads also reads
+                import json
+                return json.loads(data)
+            if text.startswith("\ufeff"):   # a UTF-8 byte-order mark: json.loads reads past it too
+                import json
+                return json.loads(data)
+        else:
+            text = data
         start = len(text) - len(text.lstrip(_WHITESPACE))
         try:
             obj, end = scan(text, start)

@@ -99,7 +99,10 @@ class Screen:
         resets = self.resets
         self._paint(frame, base_bg, self.drawn if self.drawn_bg == base_bg else None)
         if self.resets != resets:   # colour pairs ran out mid-frame and the window was cleared
+            resets = self.resets
             self._paint(frame, base_bg, None)
+            if self.resets != resets:   # more colours in one frame than pairs: draw it all next time
+                self.drawn = None
         self.curses.doupdate()
 
     def _paint(self, frame, base_bg, drawn: list | None) -> None:

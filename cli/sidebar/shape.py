@@ -67,7 +67,9 @@ def shape(snapshot, memo: dict | None = None) -> dict | None:
     """The snapshot as drawn. `memo` (name → (raw session, shaped session)), when given, is
     read and then refilled: a session whose raw dict equals the last one's (compared in C) is
     not shaped again. Under a stream of agent events a snapshot changes a few sessions of a
-    hundred, and shaping them all was the sidebar's largest cost."""
+    hundred, and shaping them all was the sidebar's largest cost. Python's equality takes
+    true for 1: a session that changed only that way (state never sends a bool where a
+    number belongs) keeps its last shape until it changes otherwise."""
     if not isinstance(snapshot, dict):
         return None
     last = memo.copy() if memo is not None else {}

@@ -29,6 +29,7 @@ SCREEN_EVERY = 2.0          # the least time between two looks at one pane's scr
 SCREEN_MAX_PER_ROUND = 20
 SCREEN_REREAD = 120.0       # a pane whose window printed nothing is read again this seldom (a safety net)
 RESEND_EVERY = 5.0
+UNSENT_EVENTS_MAX = 10_000  # evidence kept while state's queue is full
 WATCHED_FILES_EVERY = 5.0   # the full file scan while inotify reports changes: only a fallback
 WATCH_SYNC_EVERY = 30.0     # plan the watches again, in case a new dir's event was missed
 CHANGED_DEBOUNCE = 0.005    # after a change is reported, wait this long for the rest of the write
@@ -78,6 +79,8 @@ class CollectorService:
             self.watch.sync()
         except OSError as e:      # no inotify here, or the per-user instance limit: poll
             log.warn("inotify_unavailable", error=e)
+            if self.watch is not None:
+                self.watch.close()
             self.watch = None
         self.every["files"] = self.files_poll_every()
         self.every["dbs"] = files_every
@@ -102,21 +105,25 @@ class CollectorService:
         self._tmux_down: str | None = None
         self._listed: tuple[list[str], list[str]] | None = None   # the raw lines of the last listing
         self.dropped = 0
+        self.unsent_events: list[dict] = []
 
-    def push(self, kind: str, **fields) -> None:
-        """Send when different from the last one of its kind, or when it is time to resend."""
+    def push(self, kind: str, **fields) -> bool:
+        """Send when different from the last one of its kind, or when it is time to resend.
+        False when state's queue was full and nothing was sent."""
         message = P.encode(kind, **fields)
         same = P.encode(kind, **{**fields, "at": 0}) if "at" in fields else message   # the clock is not news
         key = kind if kind != "obs.tmux_down" else "obs.tmux"
         last = self._last.get(key)
         now = time.monotonic()
         if last is not None and last[0] == same and now - last[1] < RESEND_EVERY:
-            return
+            return True
         try:
             self.out.send(message, zmq.NOBLOCK)
             self._last[key] = (same, now)
+            return True
         except zmq.Again:
             self.dropped += 1   # state is away; the next cycle sends full state again
+            return False
 
     def push_again(self, kind: str) -> None:
         """Resend the last message of a kind without a clock (obs.tmux) if a resend is due."""
@@ -157,7 +164,6 @@ class CollectorService:
             # only when a resend is due
             self.push_again("obs.tmux")
             return
-        self._listed = (pane_lines, client_lines)
         panes, clients = parse_panes(pane_lines), parse_clients(client_lines)
         self.panes = panes
         self._client_ttys = {c.tty for c in clients}
@@ -165,8 +171,11 @@ class CollectorService:
         for p in panes:
             window_panes.setdefault(p.window_id, set()).add(p.pane_id)
         self._window_panes = {w: frozenset(ids) for w, ids in window_panes.items()}
-        self.push("obs.tmux", panes=[dict(vars(p)) for p in panes],      # asdict deep-copies: 50x slower
-                  clients=[dict(vars(c)) for c in clients])
+        sent = self.push("obs.tmux", panes=[dict(vars(p)) for p in panes],   # asdict deep-copies: 50x slower
+                         clients=[dict(vars(c)) for c in clients])
+        # only a listing state has is "the last one": a dropped one is parsed and sent again next
+        # poll, never replaced by resending the one before it
+        self._listed = (pane_lines, client_lines) if sent else None
 
     def handle_notifications(self) -> None:
         control = self.tmux.control
@@ -277,11 +286,23 @@ class CollectorService:
             self.push_events(events[i:i + 200])
 
     def push_events(self, events: list[dict]) -> None:
-        """Evidence is news, not state: never deduplicated against the last push."""
-        try:
-            self.out.send(P.encode("obs.events", events=events), zmq.NOBLOCK)
-        except zmq.Again:
-            self.dropped += 1
+        """Evidence is news, not state: never deduplicated against the last push, and not lost
+        when state's queue is full: the file tails have moved past it, so it is kept (up to
+        UNSENT_EVENTS_MAX, the oldest dropped first) and sent before anything newer."""
+        self.unsent_events.extend(events)
+        if len(self.unsent_events) > UNSENT_EVENTS_MAX:
+            self.dropped += len(self.unsent_events) - UNSENT_EVENTS_MAX
+            del self.unsent_events[:-UNSENT_EVENTS_MAX]
+        self.flush_events()
+
+    def flush_events(self) -> None:
+        while self.unsent_events:
+            batch = self.unsent_events[:200]
+            try:
+                self.out.send(P.encode("obs.events", events=batch), zmq.NOBLOCK)
+            except zmq.Again:
+                return   # the loop tries again on its next turn
+            del self.unsent_events[:len(batch)]
 
     def scan_ports(self) -> None:
         kids = identity.children_map(self.procs)
@@ -406,7 +427,11 @@ class CollectorService:
         """One turn: do what is due, then wait (at most `timeout`, less when something is due
         sooner) for tmux, state or a stop request, and read what came."""
         self.tick()
+        if self.unsent_events:
+            self.flush_events()
         next_due = min(v for k, v in self.due.items() if k != "connect")
+        if self.unsent_events:
+            next_due = min(next_due, time.monotonic() + 0.05)
         if self.changed_due is not None:
             next_due = min(next_due, self.changed_due)
         wait = max(0.0, next_due - time.monotonic())
@@ -422,7 +447,13 @@ class CollectorService:
         if self.tmux.connected and self.tmux.control.fileno() in events:
             self.handle_notifications()
         if self.watch is not None and self.watch.fileno() in events:
-            self.handle_file_events()
+            try:
+                self.handle_file_events()
+            except OSError as e:   # the inotify fd failed: poll from now on
+                log.error("inotify_failed", error=repr(e))
+                self.watch.close()
+                self.watch = None
+                self.every["files"] = self.files_poll_every()
         if self.state in events:
             self.handle_state_reply()
 

@@ -258,10 +258,11 @@ class StateService:
 
     def drain_observations(self) -> None:
         """Observations are full state per kind, so of a burst only the last of each kind is
-        decoded and applied, and one identical to the last applied is skipped undecoded. The
+        decoded and applied (an older one only when the newest does not decode), and one
+        identical to the last applied is skipped undecoded. The
         kind is read from the frame's head (`peek_type`); evidence batches and frames without a
         recognisable head are each decoded. Commands go in between."""
-        batch: dict[str, bytes] = {}
+        batch: dict[str, list[bytes]] = {}
         for _ in range(OBSERVATIONS_PER_TURN):
             try:
                 frame = self.obs.recv(zmq.NOBLOCK)
@@ -273,24 +274,26 @@ class StateService:
                 key = f"#{self.stats['observations']}"
             else:
                 key = "obs.tmux" if kind == "obs.tmux_down" else kind
-            batch[key] = frame   # the newest of a kind, at the place of its first: evidence
-            # that came after the first listing is applied after the (newest) listing
+            batch.setdefault(key, []).append(frame)   # a kind keeps the place of its first frame:
+            # evidence that came after the first listing is applied after the (newest) listing
             self.drain_commands()
-        for key, frame in batch.items():
-            if self._last_observation.get(key) == frame:
-                self.stats["observations_unchanged"] += 1
-                continue
-            try:
-                msg = P.decode(frame, P.OBSERVATIONS, max_bytes=P.MAX_OBSERVATION_BYTES)
-            except P.ProtocolError as e:
-                self.stats["bad_observations"] += 1
-                log.warn("bad_observation", code=e.code, error=e.message)
-                continue
-            self.drain_commands()   # decoding a big listing took a while: answer who asked meanwhile
-            self.apply_observation(msg)
-            if msg["type"] != "obs.events":
-                self._last_observation["obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]] = frame
-            self.drain_commands()
+        for key, frames in batch.items():
+            for frame in reversed(frames):   # the newest that decodes; older ones only if it does not
+                if self._last_observation.get(key) == frame:
+                    self.stats["observations_unchanged"] += 1
+                    break
+                try:
+                    msg = P.decode(frame, P.OBSERVATIONS, max_bytes=P.MAX_OBSERVATION_BYTES)
+                except P.ProtocolError as e:
+                    self.stats["bad_observations"] += 1
+                    log.warn("bad_observation", code=e.code, error=e.message)
+                    continue
+                self.drain_commands()   # decoding a big listing took a while: answer who asked meanwhile
+                self.apply_observation(msg)
+                if msg["type"] != "obs.events":
+                    self._last_observation["obs.tmux" if msg["type"] == "obs.tmux_down" else msg["type"]] = frame
+                self.drain_commands()
+                break
 
     def apply_observation(self, msg: dict) -> None:
         now, m, kind = self.clock(), self.model, msg["type"]
@@ -400,6 +403,8 @@ class StateService:
     def idle_wait(self) -> float:
         """How long the loop may sleep when nothing arrives: until the next timer, at most 1 s
         (the parent check), so an idle state wakes about once a second."""
+        if self.changed:   # a timer changed the model: publish on this turn, not in a second
+            return 0.0
         now = time.monotonic()
         due = [now + 1.0, self._next_expire]
         if self.checkpoint_dirty:

@@ -94,3 +94,47 @@ def test_a_quiet_pane_is_not_read_again_until_its_window_prints(harness_factory)
     before = h.svc.captured[pane]
     h.svc.check_screens(candidate)
     assert h.svc.captured[pane] > before
+
+
+def _unreachable_push(h):
+    """A PUSH with no peer: every NOBLOCK send raises Again, as when state's queue is full."""
+    import zmq
+    s = h.ctx.socket(zmq.PUSH)
+    s.setsockopt(zmq.LINGER, 0)
+    return s
+
+
+def test_a_listing_state_did_not_get_is_sent_again_not_the_one_before(harness_factory):
+    h = harness_factory(tmux_every=LONG, procs_every=LONG, ports_every=LONG, git_every=LONG, files_every=LONG)
+    h.world.new_session("a")
+    h.world.new_session("b")
+    assert h.svc.tmux.connect()
+    h.svc.refresh_tmux()
+    wait_for(lambda: (h.drain(), _kinds(h, "obs.tmux"))[1], what="the first listing")
+    h.world.new_session("c")       # (not a kill: the control client may be attached to it)
+    out, h.svc.out = h.svc.out, _unreachable_push(h)
+    h.svc.refresh_tmux()                               # dropped: state's queue is full
+    assert h.svc.dropped == 1
+    h.svc.out.close()
+    h.svc.out = out
+    h.svc._last["obs.tmux"] = (h.svc._last["obs.tmux"][0], 0.0)   # and a resend is due
+    h.svc.refresh_tmux()
+    wait_for(lambda: (h.drain(), len(_kinds(h, "obs.tmux")) >= 2)[1], what="the next listing")
+    assert {p["session_name"] for p in _kinds(h, "obs.tmux")[-1]["panes"]} == {"a", "b", "c"}
+
+
+def test_evidence_state_could_not_take_is_kept_and_sent_in_order(harness_factory):
+    h = harness_factory(tmux_every=LONG, procs_every=LONG, ports_every=LONG, git_every=LONG, files_every=LONG)
+    h.world.new_session("a")
+    events = [{"agent": "codex", "source": "transcript", "status": s, "thread_id": "t", "at": 1.0 + i}
+              for i, s in enumerate(("running", "tool-running", "done"))]
+    out, h.svc.out = h.svc.out, _unreachable_push(h)
+    h.svc.push_events(events[:2])
+    h.svc.push_events(events[2:])
+    assert h.svc.unsent_events == events
+    h.svc.out.close()
+    h.svc.out = out
+    h.step()
+    got = wait_for(lambda: [e for m in (h.drain(), h.received)[1] if m["type"] == "obs.events" for e in m["events"]],
+                   what="the kept evidence")
+    assert [e["status"] for e in got] == ["running", "tool-running", "done"] and h.svc.unsent_events == []

@@ -139,3 +139,14 @@ def test_sidebar_reads_a_real_batch_off_its_socket(rt):
     finally:
         pub.close(0)
         feed.close()
+
+
+def test_state_falls_back_to_an_older_observation_when_the_newest_is_broken(rt):
+    state = StateService(rt)
+    try:
+        older = {"/a": {"branch": "main", "dirty": False}}
+        _queue(rt.observe_endpoint, [P.encode("obs.git", dirs=older), BROKEN_GIT], state.obs)
+        state.drain_observations()
+        assert state.model.git == older and state.stats["bad_observations"] == 1
+    finally:
+        state.close()

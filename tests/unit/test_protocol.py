@@ -804,15 +804,28 @@ def test_light_codec_reads_what_json_reads(value, pad):
     assert _LIGHT[1](text.encode()) == json.loads(text)
 
 
-@given(st.binary(max_size=40) | st.text(alphabet='{}[]",:0123456789.eE+-tfnrulasx \\\n', max_size=30).map(str.encode))
+@given(st.binary(max_size=40) | st.text(alphabet='{}[]",:0123456789.eE+-tfnrulasx \\\n\ufeff', max_size=30).map(str.encode)
+       | st.text(max_size=10).map(lambda t: json.dumps(t).encode("utf-16")))
 def test_light_codec_refuses_what_json_refuses(data):
     try:
-        expected = json.loads(data.decode("utf-8"))
+        expected = json.loads(data)
     except ValueError:
         with pytest.raises(ValueError):
             _LIGHT[1](data)
     else:
         assert _LIGHT[1](data) == expected or expected != expected
+
+
+def test_light_codec_reads_bytes_as_json_loads_does():
+    for data in (b'\xef\xbb\xbf{"a": 1}', '{"a": "\u00e9"}'.encode("utf-16"), '["x"]'.encode("utf-32")):
+        assert _LIGHT[1](data) == json.loads(data)
+
+
+def test_a_failed_encode_leaves_nothing_behind():
+    value = {"a": [1]}
+    with pytest.raises(TypeError):
+        _LIGHT[0]({"a": value, "b": object()})
+    assert _LIGHT[0](value) == b'{"a":[1]}'
 
 
 @pytest.mark.parametrize("data", [b"", b"{", b"[1,]", b'{"a":1,}', b"{} x", b"\xff", b'"a\x01"', b"nul"])
