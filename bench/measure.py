@@ -300,36 +300,48 @@ class Flood:
             self.proc.join()
 
 
+def timed(one, n: int, seconds: float, gap: float = 0.0) -> Samples:
+    """Up to n samples of one() in ms, for at most `seconds`, with `gap` after each. one()
+    returns None when it worked, else what went wrong (counted as lost, not timed); it may
+    return "stop" to end the run (no answer at all)."""
+    out = Samples()
+    end = time.monotonic() + seconds
+    for i in range(n):
+        if time.monotonic() > end:
+            break
+        t0 = time.perf_counter()
+        err = one(i)
+        if err == "stop":
+            out.lost += 1
+            break
+        if err is not None:
+            out.lost += 1
+            out.errors.append(err[:200])
+            continue
+        out.append((time.perf_counter() - t0) * 1000)
+        if gap:
+            time.sleep(gap)
+    return out
+
+
 def round_trips(endpoint: str, messages: list[bytes], n: int, seconds: float = 60.0, gap: float = 0.0) -> Samples:
     """REQ→REP with state, in-process: the command path alone, no process start. `gap`: a pause
     after each reply (a switch sets off work in every service; back to back, the next command
     would measure that work's queue rather than the command path)."""
-    ctx = zmq.Context.instance()
-    s = ctx.socket(zmq.REQ)
+    s = zmq.Context.instance().socket(zmq.REQ)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(endpoint)
-    out = Samples()
-    end = time.monotonic() + seconds
+
+    def one(i: int) -> str | None:
+        s.send(messages[i % len(messages)])
+        if not s.poll(10000):
+            return "stop"
+        reply = P.decode_reply(s.recv())
+        return None if reply["ok"] else reply["error"]["message"]
     try:
-        for i in range(n):
-            if time.monotonic() > end:
-                break
-            t0 = time.perf_counter()
-            s.send(messages[i % len(messages)])
-            if not s.poll(10000):
-                out.lost += 1
-                break
-            reply = P.decode_reply(s.recv())
-            if not reply["ok"]:
-                out.lost += 1
-                out.errors.append(reply["error"]["message"][:200])
-                continue
-            out.append((time.perf_counter() - t0) * 1000)
-            if gap:
-                time.sleep(gap)
+        return timed(one, n, seconds, gap)
     finally:
         s.close()
-    return out
 
 
 def tmux_switches(world: ScaleWorld, client: PtyClient, n: int, seconds: float = 60.0, gap: float = 0.0) -> Samples:
@@ -337,30 +349,22 @@ def tmux_switches(world: ScaleWorld, client: PtyClient, n: int, seconds: float =
     opensessions in the way: the floor under state's `switch` round trip in the same world."""
     from services.tmux import Tmux
     tmux = Tmux(world.w.socket)
-    out = Samples()
     if not tmux.connect():
+        out = Samples()
         out.lost += 1
         return out
     names = world.names
-    end = time.monotonic() + seconds
+
+    def one(i: int) -> str | None:
+        try:
+            tmux.cmd("switch-client", "-c", client.tty, "-t", "=" + names[(i * 7) % len(names)])
+        except Exception as e:   # noqa: BLE001 — a failed sample is counted, not fatal
+            return str(e)
+        return None
     try:
-        for i in range(n):
-            if time.monotonic() > end:
-                break
-            target = "=" + names[(i * 7) % len(names)]
-            t0 = time.perf_counter()
-            try:
-                tmux.cmd("switch-client", "-c", client.tty, "-t", target)
-            except Exception as e:   # noqa: BLE001 — a failed sample is counted, not fatal
-                out.lost += 1
-                out.errors.append(str(e)[:200])
-                continue
-            out.append((time.perf_counter() - t0) * 1000)
-            if gap:
-                time.sleep(gap)
+        return timed(one, n, seconds, gap)
     finally:
         tmux.close()
-    return out
 
 
 # -- agent event → visible in a sidebar ----------------------------------------------------------

@@ -8,8 +8,6 @@ import json
 import os
 import time
 
-import pytest
-
 from services.collector.watchers.claude import encode_dir
 
 from .collector_helpers import harness_factory, wait_for  # noqa: F401  (fixture)
@@ -27,14 +25,6 @@ def append(path, text: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "a") as f:
         f.write(text)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "PI_CODING_AGENT_DIR", "XDG_DATA_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return tmp_path
 
 
 def _events_until(h, predicate, what: str) -> list[dict]:

@@ -114,14 +114,6 @@ def test_interpret(events, expected):
 # -- the real thing: a private HOME --------------------------------------------------------------
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    for var in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "PI_CODING_AGENT_DIR", "XDG_DATA_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
 def watch(home):
     w = FileWatch(AgentFiles().watch_trees)
     w.sync()

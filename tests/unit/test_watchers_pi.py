@@ -49,13 +49,6 @@ def line(obj: object) -> bytes:
     return json.dumps(obj).encode() + b"\n"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("PI_CODING_AGENT_DIR", raising=False)
-    return tmp_path
-
-
 def session_path(sid: str = SID) -> str:
     d = os.path.join(sessions_dir(), "--home-u-work-proj--")
     os.makedirs(d, exist_ok=True)

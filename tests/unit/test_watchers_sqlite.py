@@ -88,14 +88,6 @@ def assistant(at: float, finish: str | None = None, error: dict | None = None, d
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    for var in ("XDG_DATA_HOME", "OPENCODE_DB_PATH", "KILO_DB_PATH"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
 def db(home):
     return FakeOpenCode(opencode_db_path())
 
