@@ -70,9 +70,11 @@ def display_name(stored: str) -> str:
 
 # -- listing formats ------------------------------------------------------------------------
 
+# No pane_current_path: nothing reads it, and it costs the tmux server a readlink per pane,
+# ~20 % of a listing's time at 500 panes.
 PANE_FIELDS = ("session_id", "session_name", "session_created", "session_path", "session_windows",
                "window_id", "window_index", "window_active", "pane_id", "pane_pid", "pane_active",
-               "pane_current_command", "pane_current_path", "pane_title")
+               "pane_current_command", "pane_title")
 CLIENT_FIELDS = ("client_tty", "client_pid", "client_control_mode", "client_activity",
                  "session_id", "client_session", "window_id", "pane_id")
 
@@ -94,7 +96,6 @@ class PaneRow:
     pane_pid: int
     pane_active: bool
     current_command: str
-    current_path: str
     title: str
 
 
@@ -123,9 +124,9 @@ def parse_panes(lines: list[str]) -> list[PaneRow]:
         parts = line.split(SEP, len(PANE_FIELDS) - 1)   # the title is last and may hold anything
         if len(parts) != len(PANE_FIELDS):
             continue
-        (sid, sname, created, spath, nwin, wid, widx, wact, pid_, ppid, pact, cmd, cpath, title) = parts
+        (sid, sname, created, spath, nwin, wid, widx, wact, pid_, ppid, pact, cmd, title) = parts
         rows.append(PaneRow(sid, sname, _int(created), spath, _int(nwin), wid, _int(widx), wact == "1",
-                            pid_, _int(ppid), pact == "1", cmd, cpath, title))
+                            pid_, _int(ppid), pact == "1", cmd, title))
     return rows
 
 

@@ -45,7 +45,6 @@ class Pane:
     active: bool
     window_active: bool
     command: str
-    path: str
     title: str
 
 
@@ -63,7 +62,7 @@ class Client:
 _PANE_KEYS = {"session_id": str, "session_name": str, "session_created": int, "session_path": str,
               "session_windows": int, "window_id": str, "pane_id": str, "pane_pid": int,
               "pane_active": bool, "window_active": bool, "current_command": str,
-              "current_path": str, "title": str}
+              "title": str}
 _CLIENT_KEYS = {"tty": str, "pid": int, "control": bool, "activity": int, "session_id": str,
                 "session_name": str, "window_id": str, "pane_id": str}
 
@@ -132,7 +131,7 @@ class Model:
             s.panes += 1
             new_panes[row["pane_id"]] = Pane(row["pane_id"], sid, row["window_id"], row["pane_pid"],
                                              row["pane_active"], row["window_active"],
-                                             row["current_command"], row["current_path"], row["title"])
+                                             row["current_command"], row["title"])
         renames = {self.sessions[sid].name: s.name for sid, s in sessions.items()
                    if sid in self.sessions and self.sessions[sid].name != s.name}
         if renames:
@@ -424,7 +423,7 @@ class Model:
                     row.session_windows, 1)
         self.sessions[s.id] = s
         self.panes[row.pane_id] = Pane(row.pane_id, s.id, row.window_id, row.pane_pid, True, True,
-                                       row.current_command, row.current_path, row.title)
+                                       row.current_command, row.title)
         return s
 
     def set_client_session(self, tty: str, session: Session, now: float | None = None) -> None:

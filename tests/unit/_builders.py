@@ -26,11 +26,10 @@ FEW = settings(max_examples=60, deadline=None, database=None)
 def pane_row(pane_id: str, session_id: str, session_name: str, *, created: int = 100,
              path: str = "/home/u/proj", windows: int = 1, window_id: str = "@1", window_index: int = 0,
              window_active: bool = True, pane_pid: int = 1000, pane_active: bool = True,
-             command: str = "bash", current_path: str | None = None, title: str = "") -> dict:
+             command: str = "bash", title: str = "") -> dict:
     """One `list-panes -a` row as a dict, the shape obs.tmux carries (PaneRow via asdict)."""
     return asdict(PaneRow(session_id, session_name, created, path, windows, window_id, window_index,
-                          window_active, pane_id, pane_pid, pane_active, command,
-                          current_path if current_path is not None else path, title))
+                          window_active, pane_id, pane_pid, pane_active, command, title))
 
 
 def client_row(tty: str, session_id: str, session_name: str, *, pane_id: str = "%0",

@@ -599,7 +599,7 @@ def test_forget_session():
 
 def test_add_session_shows_it_now():
     m = three()
-    row = PaneRow("$4", "delta", 400, "/tmp/d", 1, "@9", 0, True, "%9", 4242, True, "bash", "/tmp/d", "")
+    row = PaneRow("$4", "delta", 400, "/tmp/d", 1, "@9", 0, True, "%9", 4242, True, "bash", "")
     s = m.add_session(row)
     assert (s.id, s.name, s.panes) == ("$4", "delta", 1)
     assert visible_names(m)[-1] == "delta"
@@ -662,7 +662,7 @@ def test_pane_session_follows_every_change_of_the_pane_table():
     assert m.pane_session() is m.pane_session()          # built once per table
     m.forget_session(m.sessions["$2"])
     assert m.pane_session() == {"%1": "$1", "%2": "$1", "%4": "$3"}
-    m.add_session(PaneRow("$4", "delta", 400, "/tmp/d", 1, "@9", 0, True, "%9", 4242, True, "bash", "/tmp/d", ""))
+    m.add_session(PaneRow("$4", "delta", 400, "/tmp/d", 1, "@9", 0, True, "%9", 4242, True, "bash", ""))
     assert m.pane_session()["%9"] == "$4"
     moved = make_model([("$1", "alpha", 100, ["%1"]), ("$2", "beta", 200, ["%2", "%3", "%4"])])
     m.apply_tmux([vars(r) for r in session_rows_of(moved)], [], now=2.0)   # a pane moved sessions, same count
@@ -670,5 +670,5 @@ def test_pane_session_follows_every_change_of_the_pane_table():
 
 
 def session_rows_of(m: Model) -> list[PaneRow]:
-    return [PaneRow(s.id, s.name, s.created, s.dir, 1, "@" + p.id[1:], 0, True, p.id, p.pid, True, "bash", "/", "")
+    return [PaneRow(s.id, s.name, s.created, s.dir, 1, "@" + p.id[1:], 0, True, p.id, p.pid, True, "bash", "")
             for s in m.sessions.values() for p in m.panes.values() if p.session_id == s.id]
