@@ -150,3 +150,35 @@ def test_state_falls_back_to_an_older_observation_when_the_newest_is_broken(rt):
         assert state.model.git == older and state.stats["bad_observations"] == 1
     finally:
         state.close()
+
+
+def test_publisher_forwards_states_own_form_without_decoding_it(rt):
+    """What state really sends (snapshot_in: digest first): the newest is published as bytes,
+    equal to encoding it, and a repeat of the same body is suppressed."""
+    pub = PublisherService(rt)
+    try:
+        older, newest = {"sessions": [], "n": 1}, {"sessions": [], "n": 2}
+        frames = [P.snapshot_in(s, P.snapshot_body(s)) for s in (older, newest)]
+        _queue(rt.snapshot_in_endpoint, frames, pub.inbox)
+        pub.drain_inbox()
+        assert pub.seq.message == P.published_snapshot(1, pub.seq.epoch, newest)
+        assert (pub.seq.seq, pub.superseded, pub.bad) == (1, 1, 0)
+        again = {"sessions": [], "n": 2, "ts": 99.0}               # only the clock differs
+        _queue(rt.snapshot_in_endpoint, [P.snapshot_in(again, P.snapshot_body(again))], pub.inbox)
+        pub.drain_inbox()
+        assert (pub.seq.seq, pub.seq.suppressed) == (1, 1)
+    finally:
+        for s in (pub.inbox, pub.pub, pub.sync):
+            s.close(0)
+
+
+def test_state_wakes_at_once_when_a_timer_changed_the_model(rt):
+    state = StateService(rt)
+    try:
+        state.timers()                 # the timers just ran: the next is up to a second away
+        state.changed = False
+        assert 0 < state.idle_wait() <= 1.0
+        state.changed = True
+        assert state.idle_wait() == 0.0
+    finally:
+        state.close()
