@@ -99,6 +99,9 @@ class Model:
     bad_items: int = 0
     order_dirty: bool = False    # the persisted order/hidden set must be written
     _pane_session_of: tuple = field(default=(None, -1, {}), repr=False, compare=False)
+    # pane id → (its row in the last listing applied, the Pane made of it): most rows of a
+    # listing are the same as last time, and are neither checked nor built again
+    _last_rows: dict = field(default_factory=dict, repr=False, compare=False)
 
     def pane_session(self) -> dict[str, str]:
         """pane id → session id, built once per pane table instead of once per agent event (at
@@ -115,23 +118,35 @@ class Model:
     def apply_tmux(self, panes: list, clients: list, now: float) -> bool:
         """A full listing replaces the last one; a listing with a malformed row is refused whole,
         since applying the rest would drop sessions that still exist."""
-        bad = sum(not _well_formed(r, _PANE_KEYS) for r in panes) + \
-            sum(not _well_formed(r, _CLIENT_KEYS) for r in clients)
+        last = self._last_rows
+        same: list[Pane | None] = []     # a row equal to the last listing's: checked then, same Pane
+        bad = 0
+        for r in panes:
+            hit = last.get(r.get("pane_id")) if type(r) is dict else None
+            if hit is not None and hit[0] == r:
+                same.append(hit[1])
+            else:
+                same.append(None)
+                bad += not _well_formed(r, _PANE_KEYS)
+        bad += sum(not _well_formed(r, _CLIENT_KEYS) for r in clients)
         if bad:
             self.bad_items += bad
             return False
         sessions: dict[str, Session] = {}
         new_panes: dict[str, Pane] = {}
-        for row in panes:
+        rows: dict[str, tuple[dict, Pane]] = {}
+        for row, pane in zip(panes, same):
             sid = row["session_id"]
             s = sessions.get(sid)
             if s is None:
                 s = sessions[sid] = Session(sid, row["session_name"], row["session_created"],
                                             row["session_path"], row["session_windows"])
             s.panes += 1
-            new_panes[row["pane_id"]] = Pane(row["pane_id"], sid, row["window_id"], row["pane_pid"],
-                                             row["pane_active"], row["window_active"],
-                                             row["current_command"], row["title"])
+            if pane is None:
+                pane = Pane(row["pane_id"], sid, row["window_id"], row["pane_pid"], row["pane_active"],
+                            row["window_active"], row["current_command"], row["title"])
+            new_panes[row["pane_id"]] = pane
+            rows[row["pane_id"]] = (row, pane)
         renames = {self.sessions[sid].name: s.name for sid, s in sessions.items()
                    if sid in self.sessions and self.sessions[sid].name != s.name}
         if renames:
@@ -152,6 +167,7 @@ class Model:
                         client = old
             new_clients[client.tty] = client
         self.sessions, self.panes, self.clients = sessions, new_panes, new_clients
+        self._last_rows = rows
         self.pins = {t: p for t, p in self.pins.items() if t in new_clients}
         self.highlights = {t: h for t, h in self.highlights.items() if t in new_clients}
         self.ports = {k: v for k, v in self.ports.items() if k in sessions}

@@ -672,3 +672,19 @@ def test_pane_session_follows_every_change_of_the_pane_table():
 def session_rows_of(m: Model) -> list[PaneRow]:
     return [PaneRow(s.id, s.name, s.created, s.dir, 1, "@" + p.id[1:], 0, True, p.id, p.pid, True, "bash", "")
             for s in m.sessions.values() for p in m.panes.values() if p.session_id == s.id]
+
+
+def test_a_listing_rebuilds_only_the_rows_that_changed_and_still_checks_them():
+    rows = session_rows([ALPHA, BETA])
+    m = make_model([])
+    assert m.apply_tmux(rows, [], now=1.0)
+    before = dict(m.panes)
+    changed = [dict(r) for r in rows]
+    changed[0]["title"] = "renamed"
+    assert m.apply_tmux(changed, [], now=2.0)
+    assert m.panes["%1"] is not before["%1"] and m.panes["%1"].title == "renamed"
+    assert all(m.panes[p] is before[p] for p in ("%2", "%3"))      # equal rows: the same Pane
+    broken = [dict(r) for r in changed]
+    broken[1]["pane_pid"] = "12"                                     # a known pane, now malformed
+    assert not m.apply_tmux(broken, [], now=3.0)
+    assert m.panes["%2"] is before["%2"] and m.bad_items == 1
