@@ -27,6 +27,21 @@ def rt():
         yield Runtime(socket_path=os.path.join(d, "no-tmux"), dir=d, config_dir=os.path.join(d, "config"))
 
 
+@pytest.fixture
+def pub(rt):
+    service = PublisherService(rt)
+    yield service
+    for s in (service.inbox, service.pub, service.sync):
+        s.close(0)
+
+
+@pytest.fixture
+def state(rt):
+    service = StateService(rt)
+    yield service
+    service.close()
+
+
 def _queue(endpoint: str, frames: list[bytes], receiver: zmq.Socket) -> None:
     """Send the frames in one go and let them all arrive before the receiver reads any."""
     push = zmq.Context.instance().socket(zmq.PUSH)
@@ -43,53 +58,39 @@ def published(pub: PublisherService) -> dict:
     return P.decode(pub.seq.message, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)["snapshot"]
 
 
-def test_publisher_offers_only_the_newest_snapshot_of_a_batch(rt):
-    pub = PublisherService(rt)
-    try:
-        newest = {"sessions": [], "n": 3}
-        _queue(rt.snapshot_in_endpoint, [BROKEN_SNAPSHOT, P.encode("state.snapshot", snapshot={"sessions": [], "n": 2}),
-                                         P.encode("state.snapshot", snapshot=newest)], pub.inbox)
-        pub.drain_inbox()
-        assert (published(pub), pub.seq.seq, pub.superseded, pub.bad) == (newest, 1, 2, 0)
-    finally:
-        for s in (pub.inbox, pub.pub, pub.sync):
-            s.close(0)
+def test_publisher_offers_only_the_newest_snapshot_of_a_batch(rt, pub):
+    newest = {"sessions": [], "n": 3}
+    _queue(rt.snapshot_in_endpoint, [BROKEN_SNAPSHOT, P.encode("state.snapshot", snapshot={"sessions": [], "n": 2}),
+                                     P.encode("state.snapshot", snapshot=newest)], pub.inbox)
+    pub.drain_inbox()
+    assert (published(pub), pub.seq.seq, pub.superseded, pub.bad) == (newest, 1, 2, 0)
 
 
-def test_publisher_falls_back_to_the_newest_valid_snapshot(rt):
-    pub = PublisherService(rt)
-    try:
-        good = {"sessions": [], "n": 1}
-        _queue(rt.snapshot_in_endpoint, [P.encode("state.snapshot", snapshot=good), BROKEN_SNAPSHOT], pub.inbox)
-        pub.drain_inbox()
-        assert (published(pub), pub.seq.seq, pub.bad) == (good, 1, 1)
-    finally:
-        for s in (pub.inbox, pub.pub, pub.sync):
-            s.close(0)
+def test_publisher_falls_back_to_the_newest_valid_snapshot(rt, pub):
+    good = {"sessions": [], "n": 1}
+    _queue(rt.snapshot_in_endpoint, [P.encode("state.snapshot", snapshot=good), BROKEN_SNAPSHOT], pub.inbox)
+    pub.drain_inbox()
+    assert (published(pub), pub.seq.seq, pub.bad) == (good, 1, 1)
 
 
-def test_state_decodes_only_the_newest_observation_of_each_kind(rt):
-    state = StateService(rt)
-    try:
-        newest = {"/a": {"branch": "new", "dirty": True}}
-        event = {"agent": "claude-code", "source": "transcript", "status": "running", "thread_id": "t1", "at": time.time()}
-        _queue(rt.observe_endpoint, [BROKEN_GIT,
-                                     P.encode("obs.events", events=[event]),
-                                     P.encode("obs.git", dirs={"/a": {"branch": "old", "dirty": False}}),
-                                     P.encode("obs.git", dirs=newest),
-                                     b"not json at all"], state.obs)
-        state.drain_observations()
-        assert state.model.git == newest
-        assert "t1" in {t.thread_id for t in state.model.tracker.threads.values()}   # every evidence batch applies
-        assert state.stats["observations"] == 5
-        assert state.stats["bad_observations"] == 1   # the frame with no head of ours; the broken git was passed over
-        # the same listing again is skipped without being decoded or applied
-        state.model.git = {}
-        _queue(rt.observe_endpoint, [P.encode("obs.git", dirs=newest)], state.obs)
-        state.drain_observations()
-        assert state.model.git == {} and state.stats["observations_unchanged"] == 1
-    finally:
-        state.close()
+def test_state_decodes_only_the_newest_observation_of_each_kind(rt, state):
+    newest = {"/a": {"branch": "new", "dirty": True}}
+    event = {"agent": "claude-code", "source": "transcript", "status": "running", "thread_id": "t1", "at": time.time()}
+    _queue(rt.observe_endpoint, [BROKEN_GIT,
+                                 P.encode("obs.events", events=[event]),
+                                 P.encode("obs.git", dirs={"/a": {"branch": "old", "dirty": False}}),
+                                 P.encode("obs.git", dirs=newest),
+                                 b"not json at all"], state.obs)
+    state.drain_observations()
+    assert state.model.git == newest
+    assert "t1" in {t.thread_id for t in state.model.tracker.threads.values()}   # every evidence batch applies
+    assert state.stats["observations"] == 5
+    assert state.stats["bad_observations"] == 1   # the frame with no head of ours; the broken git was passed over
+    # the same listing again is skipped without being decoded or applied
+    state.model.git = {}
+    _queue(rt.observe_endpoint, [P.encode("obs.git", dirs=newest)], state.obs)
+    state.drain_observations()
+    assert state.model.git == {} and state.stats["observations_unchanged"] == 1
 
 
 def _feed(rt) -> Feed:
@@ -141,44 +142,31 @@ def test_sidebar_reads_a_real_batch_off_its_socket(rt):
         feed.close()
 
 
-def test_state_falls_back_to_an_older_observation_when_the_newest_is_broken(rt):
-    state = StateService(rt)
-    try:
-        older = {"/a": {"branch": "main", "dirty": False}}
-        _queue(rt.observe_endpoint, [P.encode("obs.git", dirs=older), BROKEN_GIT], state.obs)
-        state.drain_observations()
-        assert state.model.git == older and state.stats["bad_observations"] == 1
-    finally:
-        state.close()
+def test_state_falls_back_to_an_older_observation_when_the_newest_is_broken(rt, state):
+    older = {"/a": {"branch": "main", "dirty": False}}
+    _queue(rt.observe_endpoint, [P.encode("obs.git", dirs=older), BROKEN_GIT], state.obs)
+    state.drain_observations()
+    assert state.model.git == older and state.stats["bad_observations"] == 1
 
 
-def test_publisher_forwards_states_own_form_without_decoding_it(rt):
+def test_publisher_forwards_states_own_form_without_decoding_it(rt, pub):
     """What state really sends (snapshot_in: digest first): the newest is published as bytes,
     equal to encoding it, and a repeat of the same body is suppressed."""
-    pub = PublisherService(rt)
-    try:
-        older, newest = {"sessions": [], "n": 1}, {"sessions": [], "n": 2}
-        frames = [P.snapshot_in(s, P.snapshot_body(s)) for s in (older, newest)]
-        _queue(rt.snapshot_in_endpoint, frames, pub.inbox)
-        pub.drain_inbox()
-        assert pub.seq.message == P.published_snapshot(1, pub.seq.epoch, newest)
-        assert (pub.seq.seq, pub.superseded, pub.bad) == (1, 1, 0)
-        again = {"sessions": [], "n": 2, "ts": 99.0}               # only the clock differs
-        _queue(rt.snapshot_in_endpoint, [P.snapshot_in(again, P.snapshot_body(again))], pub.inbox)
-        pub.drain_inbox()
-        assert (pub.seq.seq, pub.seq.suppressed) == (1, 1)
-    finally:
-        for s in (pub.inbox, pub.pub, pub.sync):
-            s.close(0)
+    older, newest = {"sessions": [], "n": 1}, {"sessions": [], "n": 2}
+    frames = [P.snapshot_in(s, P.snapshot_body(s)) for s in (older, newest)]
+    _queue(rt.snapshot_in_endpoint, frames, pub.inbox)
+    pub.drain_inbox()
+    assert pub.seq.message == P.published_snapshot(1, pub.seq.epoch, newest)
+    assert (pub.seq.seq, pub.superseded, pub.bad) == (1, 1, 0)
+    again = {"sessions": [], "n": 2, "ts": 99.0}               # only the clock differs
+    _queue(rt.snapshot_in_endpoint, [P.snapshot_in(again, P.snapshot_body(again))], pub.inbox)
+    pub.drain_inbox()
+    assert (pub.seq.seq, pub.seq.suppressed) == (1, 1)
 
 
-def test_state_wakes_at_once_when_a_timer_changed_the_model(rt):
-    state = StateService(rt)
-    try:
-        state.timers()                 # the timers just ran: the next is up to a second away
-        state.changed = False
-        assert 0 < state.idle_wait() <= 1.0
-        state.changed = True
-        assert state.idle_wait() == 0.0
-    finally:
-        state.close()
+def test_state_wakes_at_once_when_a_timer_changed_the_model(rt, state):
+    state.timers()                 # the timers just ran: the next is up to a second away
+    state.changed = False
+    assert 0 < state.idle_wait() <= 1.0
+    state.changed = True
+    assert state.idle_wait() == 0.0
