@@ -13,31 +13,27 @@ DEFAULTS = {"filter": "all", "theme": "catppuccin-mocha", "width": 32, "position
             "sidebars": "off", "keytable": "off", "index_keys": ""}
 
 
+# a setting with a fixed set of values: the values, and what to tell a user who gave another
+CHOICES = {
+    "filter": (FILTERS, f"filter must be one of {', '.join(FILTERS)}"),
+    "theme": (THEMES, f"theme must be one of {', '.join(THEMES)}"),
+    "position": (POSITIONS, "position must be left or right"),
+    "sidebars": (("on", "off"), "sidebars must be on or off"),
+    "keytable": (("on", "off"), "keytable must be on or off"),
+    "index_keys": (INDEX_KEY_PREFIXES, "index keys must be one of: (none), M-, C-, C-M- (e.g. M- binds M-1 … M-9)"),
+}
+
+
 def validate(key: str, value: object) -> object:
     """The value to store, or ValueError with a message a user can act on."""
-    if key == "filter":
-        if value not in FILTERS:
-            raise ValueError(f"filter must be one of {', '.join(FILTERS)}")
-        return value
-    if key == "theme":
-        if value not in THEMES:
-            raise ValueError(f"theme must be one of {', '.join(THEMES)}")
+    if key in CHOICES:
+        allowed, message = CHOICES[key]
+        if value not in allowed:
+            raise ValueError(message)
         return value
     if key == "width":
         if isinstance(value, bool) or not isinstance(value, int) or not WIDTH_MIN <= value <= WIDTH_MAX:
             raise ValueError(f"width must be a whole number from {WIDTH_MIN} to {WIDTH_MAX}")
-        return value
-    if key == "position":
-        if value not in POSITIONS:
-            raise ValueError("position must be left or right")
-        return value
-    if key in ("sidebars", "keytable"):
-        if value not in ("on", "off"):
-            raise ValueError(f"{key} must be on or off")
-        return value
-    if key == "index_keys":
-        if value not in INDEX_KEY_PREFIXES:
-            raise ValueError("index keys must be one of: (none), M-, C-, C-M- (e.g. M- binds M-1 … M-9)")
         return value
     raise ValueError(f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}")
 
