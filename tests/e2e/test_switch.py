@@ -1,6 +1,5 @@
 """Switching by index, name, next/prev, from outside and inside tmux, with one and two clients
 (SCENARIOS 3 and 4)."""
-import orjson
 
 from .conftest import BIN, wait_for
 

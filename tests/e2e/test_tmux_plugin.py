@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .conftest import BIN, wait_for
+from .conftest import wait_for
 
 PLUGIN = os.path.join(os.path.dirname(__file__), "..", "..", "opensessions.tmux")
 SIDEBAR = "opensessions-sidebar"

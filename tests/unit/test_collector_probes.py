@@ -135,7 +135,6 @@ def test_git_dirs_are_looked_for_again_only_after_find_ttl(tmp_path):
 
 
 def test_a_quiet_pane_waits_for_reread():
-    from services.collector.screen import quiet_panes
     candidates = [{"pane": p, "agent": "codex"} for p in ("%1", "%2")]
     captured = {"%1": 0.0, "%2": 0.0}
     assert [c["pane"] for c in screens_to_read(candidates, {"%1", "%2"}, captured, 5.0, 2.0, 10, {"%1"}, 30.0)] == ["%2"]

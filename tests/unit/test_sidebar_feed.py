@@ -195,7 +195,6 @@ def test_whatever_is_lost_the_core_converges_to_the_publishers_snapshot(script):
     pending = core.start(now)[0]
 
     def answer(actions):
-        nonlocal pending
         while SYNC in actions:
             actions, _ = core.on_sync_reply(dec(pub.message), now)
 
