@@ -21,14 +21,9 @@ import orjson
 import psutil
 import zmq
 
-from bench.harness import World, wait_for
+from bench.harness import World, pct, wait_for
 from services import protocol as P
 from services.paths import Runtime
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def event_latency(world: World, sessions: int, threads: int, n: int) -> list[float]:

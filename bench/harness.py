@@ -21,6 +21,14 @@ import orjson
 BIN = str(Path(sys.executable).with_name("opensessions"))
 
 
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values; nan for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
 def wait_for(predicate, timeout: float = 8.0, interval: float = 0.05, what: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None

@@ -18,17 +18,12 @@ import orjson
 import psutil
 import zmq
 
-from bench.harness import BIN, PtyClient, wait_for
+from bench.harness import BIN, PtyClient, pct, wait_for  # noqa: F401  (pct: M.pct in bench/__main__)
 from bench.world import PaintLog, ScaleWorld
 from services import protocol as P
 from services.paths import Runtime
 
 PREFIX = b"\x02"   # C-b, tmux's default prefix
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 class Samples(list):

@@ -26,17 +26,12 @@ import time
 import psutil
 import zmq
 
-from bench.harness import BIN, World, wait_for
+from bench.harness import BIN, World, pct, wait_for
 from services import protocol as P
 from services.paths import Runtime
 
 BUDGETS = {"first paint warm": "≪ 200 ms", "first paint cold": "< 200 ms", "event → repaint": "p50 ≤ 50 ms",
            "key → repaint": "—", "CLI → screen": "—", "render (pure)": "—", "RSS": "≤ 25 MiB", "USS": "(private)", "idle CPU": "≈ 0"}
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def paints(log: str) -> list[tuple[float, int, int]]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import re
 import statistics
 import sys
 import time
@@ -28,24 +27,15 @@ import time
 import orjson
 import zmq
 
+from bench.harness import pct
 from services import protocol as P
-
-HEADER = re.compile(rb'^\{"v":1,"type":"(snapshot|heartbeat)","seq":(\d+),"epoch":"([^"]*)"')
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
 
 def _header(frame: bytes) -> tuple[str, int, str]:
     """(type, seq, epoch) of a published message without decoding the snapshot in it; the full
     decode (and validation) is kept for the frames a subscriber actually uses."""
-    m = HEADER.match(frame[:120])
-    if m is not None:
-        return m.group(1).decode(), int(m.group(2)), m.group(3).decode()
+    head = P.published_header(frame)
+    if head is not None:
+        return head
     msg = P.decode(frame, P.PUBLISHED, max_bytes=P.MAX_SNAPSHOT_BYTES)
     return msg["type"], msg["seq"], msg["epoch"]
 

@@ -135,13 +135,8 @@ def _lines(sock: str, argv: list[str]) -> list[str]:
 
 
 def _quiet(sock: str, argv: list[str], stdin: str | None = None) -> None:
-    if stdin is not None:
-        import subprocess
-        from services.tmux import tmux_binary
-        subprocess.run([tmux_binary(), "-S", sock, *argv], input=stdin.encode(), capture_output=True, timeout=5)
-        return
     try:
-        run(sock, argv)
+        run(sock, argv, stdin=stdin)
     except TmuxError:
         pass
 

@@ -282,10 +282,11 @@ def parse_window_activity(lines: list[str]) -> dict[str, int]:
 
 # -- forking fallback -----------------------------------------------------------------------
 
-def run(socket_path: str, argv: list[str], timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+def run(socket_path: str, argv: list[str], timeout: float = DEFAULT_TIMEOUT, stdin: str | None = None) -> list[str]:
+    """One tmux command by fork; `stdin` is what it reads (`source-file -`)."""
     try:
-        proc = subprocess.run([tmux_binary(), "-S", socket_path, *argv], capture_output=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([tmux_binary(), "-S", socket_path, *argv], capture_output=True, timeout=timeout,
+                              **({"input": stdin.encode()} if stdin is not None else {"stdin": subprocess.DEVNULL}))
     except subprocess.TimeoutExpired:
         raise TmuxUnavailable(f"tmux {argv[0]} timed out after {timeout}s") from None
     except FileNotFoundError:

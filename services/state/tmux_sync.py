@@ -11,7 +11,7 @@ from services.state import sidebars as S
 from services.paths import opensessions_binary
 from services.state.model import Model
 from services.tmux import (HOOK_INDEX, KEY_TABLE, NOTE, SIDEBAR_TITLE, WIDTH_HOOKS, Tmux, TmuxError,
-                           poke_hook_command, width_hook_command)
+                           poke_hook_command, session_target, width_hook_command)
 
 PENDING_FOR = 3.0   # s a spawned sidebar counts as there before a listing shows it
 
@@ -51,7 +51,7 @@ class TmuxSync:
             return
         old_prefix = self.bound[0] if self.bound else None
         for n, name in S.index_bindings(list(names)):
-            action = (["switch-client", "-t", "=" + name] if name is not None
+            action = (["switch-client", "-t", session_target(name)] if name is not None
                       else ["display-message", f"opensessions: no session {n}"])
             self._try("bind-key", "-N", f"{NOTE}: session {n}", "-T", KEY_TABLE, str(n), *action)
             if prefix:
@@ -110,7 +110,7 @@ class TmuxSync:
                 session = model.sessions.get(close.session_id)
                 neighbour = model.neighbour(session) if session is not None else None
                 for c in [c for c in model.clients.values() if c.session_id == close.session_id]:
-                    if neighbour is not None and self._try("switch-client", "-c", c.tty, "-t", "=" + neighbour.name) is not None:
+                    if neighbour is not None and self._try("switch-client", "-c", c.tty, "-t", session_target(neighbour.name)) is not None:
                         model.set_client_session(c.tty, neighbour, now)
                         moves.append((c.tty, neighbour.name))
             self._try("kill-window", "-t", close.window_id)
