@@ -359,6 +359,7 @@ class StateService:
         body = P.snapshot_body(snap)
         if body == self._last_body:
             self.stats["snapshots_unchanged"] += 1
+            self._unsent = False   # the publisher has this one already: nothing is owed
             return
         try:
             self.out.send(P.snapshot_in(snap, body), zmq.NOBLOCK)

@@ -170,3 +170,13 @@ def test_state_wakes_at_once_when_a_timer_changed_the_model(rt, state):
     assert 0 < state.idle_wait() <= 1.0
     state.changed = True
     assert state.idle_wait() == 0.0
+
+
+def test_an_unchanged_snapshot_settles_what_state_owed_the_publisher(rt, state):
+    """B failed to send, then the model went back to A, which the publisher has: nothing is
+    owed, so the timer does not rebuild the snapshot on every turn."""
+    state.push_snapshot()                       # A goes out (queued for a publisher to come)
+    assert state.stats["snapshots_pushed"] == 1
+    state._unsent = True                        # as if B had met a full queue
+    state.push_snapshot()                       # the model is A again
+    assert state._unsent is False and state.stats["snapshots_unchanged"] == 1
