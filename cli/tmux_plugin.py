@@ -15,6 +15,7 @@ from services.tmux import (HOOK_INDEX, KEY_TABLE, NOTE, POKE_BUFFER, SIDEBAR_TIT
                            TmuxUnavailable, run)
 
 SAVED_PREFIX = "@opensessions-saved-prefix"
+OWN_OPTIONS = ("@opensessions-installed", SAVED_PREFIX)   # the options install sets
 
 
 def _opt(socket: str, name: str, default: str) -> str:
@@ -118,7 +119,7 @@ def uninstall(rt: Runtime, ask_state) -> list[str]:
             removed.append(f"hook {hook}")
     for line in _lines(sock, ["show-options", "-g"]):
         name = line.split(" ", 1)[0]
-        if name.startswith("@opensessions"):
+        if name in OWN_OPTIONS:   # the user's own @opensessions-* settings (tmux.conf) stay
             _quiet(sock, ["set-option", "-gu", name])
             removed.append(f"option {name}")
     if any(line.startswith(POKE_BUFFER) for line in _lines(sock, ["list-buffers", "-F", "#{buffer_name}"])):

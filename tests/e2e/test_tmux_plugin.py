@@ -149,3 +149,15 @@ def test_q_closes_sidebars_and_uninstall_leaves_nothing(plugged):
     assert "select-pane" in w.tmux("list-keys", "-T", "prefix", "o")   # tmux's own binding is back
     assert w.cli("status").returncode == 3
     assert "nothing was left to remove" in w.ok("tmux", "uninstall")
+
+
+def test_uninstall_keeps_the_users_own_settings(world):
+    world.new_session("s1")
+    world.tmux("set-option", "-g", "@opensessions-width", "40")
+    world.tmux("set-option", "-g", "@opensessions-sidebars", "off")
+    source_plugin(world)
+    assert "@opensessions-installed" in world.tmux("show-options", "-g")
+    world.ok("tmux", "uninstall")
+    options = world.tmux("show-options", "-g")
+    assert "@opensessions-installed" not in options and "@opensessions-saved-prefix" not in options
+    assert "@opensessions-width 40" in options and "@opensessions-sidebars off" in options
