@@ -4,7 +4,8 @@ install: start the trio for this server, read the @opensessions-* options, bind 
 to our key table (s focus sidebar, t toggle, e even layout, 1–9 by index — those state keeps
 in step with the order), turn sidebars on. uninstall: take every binding, hook, option, buffer
 and sidebar pane we added away, give back the prefix binding we replaced, stop the trio.
-Every binding carries the note `opensessions`, every hook our index, every option our prefix.
+Every binding carries the note `opensessions`, every hook our index; the options we set are
+OWN_OPTIONS (the user's own @opensessions-* settings are theirs and stay).
 """
 from __future__ import annotations
 
